@@ -1,0 +1,208 @@
+"""Assembly with MEGAHIT, contig renaming and assembly statistics."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel
+
+from .qc import ToolError, log_tail, run_logged, temp_path, write_model_atomic
+
+# Snakemake's mem_mb is decimal megabytes (mem_mib is the binary one).
+BYTES_PER_MB = 1_000_000
+# MEGAHIT's -m bounds only the SdBG (succinct de Bruijn graph) construction; reading the input,
+# the assembly/local-assembly steps and the Python driver come on top (a 20x lambda run peaks at
+# ~270 MB RSS with -m 50 MB). Give SdBG 3/4 of the job's memory, keep 1/4 as headroom.
+MEGAHIT_SDBG_SHARE = 0.75
+
+
+def open_text(path: Path, mode: str = "r") -> IO[str]:
+    """Open a plain or gzip (by `.gz` suffix) text file."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t")
+    return open(path, mode)
+
+
+def read_fasta(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield (header without '>', sequence) from a plain or gzipped FASTA file."""
+    header, chunks = None, []
+    with open_text(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if line.startswith(">"):
+                if header is not None:
+                    yield header, "".join(chunks)
+                header, chunks = line[1:], []
+            elif line and header is not None:
+                chunks.append(line)
+    if header is not None:
+        yield header, "".join(chunks)
+
+
+class AssemblyStats(BaseModel):
+    n_contigs: int
+    total_length: int
+    n50: int
+    l50: int
+    largest_contig: int
+    gc_content: float  # G+C over A+C+G+T (ambiguous bases excluded)
+    assembler: str = "megahit"
+    assembler_version: str | None = None
+    min_contig_len: int | None = None
+
+
+def contig_stats(fasta: Path) -> AssemblyStats:
+    """Contig count, length, N50/L50, largest contig and GC of a (gz) FASTA; empty file = zeros."""
+    lengths: list[int] = []
+    gc = acgt = 0
+    for _, seq in read_fasta(fasta):
+        seq = seq.upper()
+        lengths.append(len(seq))
+        n_gc = seq.count("G") + seq.count("C")
+        gc += n_gc
+        acgt += n_gc + seq.count("A") + seq.count("T")
+    lengths.sort(reverse=True)
+    total = sum(lengths)
+    n50 = l50 = 0
+    running = 0
+    for i, length in enumerate(lengths, 1):
+        running += length
+        if 2 * running >= total:
+            n50, l50 = length, i
+            break
+    return AssemblyStats(
+        n_contigs=len(lengths),
+        total_length=total,
+        n50=n50,
+        l50=l50,
+        largest_contig=lengths[0] if lengths else 0,
+        gc_content=gc / acgt if acgt else 0.0,
+    )
+
+
+def megahit_memory_bytes(mem_mb: int) -> int:
+    """MEGAHIT `-m` in bytes for a job given `mem_mb` (never a fraction of the machine)."""
+    if mem_mb <= 0:
+        raise ValueError(f"mem_mb must be positive, got {mem_mb}")
+    # MEGAHIT reads -m values in (0, 1] as a fraction of the machine's RAM; stay well above that.
+    return max(2, int(mem_mb * BYTES_PER_MB * MEGAHIT_SDBG_SHARE))
+
+
+def megahit_command(
+    reads: Sequence[Path],
+    out_dir: Path,
+    *,
+    threads: int,
+    mem_mb: int,
+    k_list: str | None = None,
+    min_contig_len: int = 500,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """MEGAHIT command line: -1/-2 for paired (2 files), -r for single (1 file)."""
+    if len(reads) == 2:
+        cmd = ["megahit", "-1", str(reads[0]), "-2", str(reads[1])]
+    elif len(reads) == 1:
+        cmd = ["megahit", "-r", str(reads[0])]
+    else:
+        raise ValueError(f"expected 1 (single) or 2 (paired) read files, got {len(reads)}")
+    cmd += [
+        "-o",
+        str(out_dir),
+        "-t",
+        str(max(1, threads)),
+        "-m",
+        str(megahit_memory_bytes(mem_mb)),
+        "--min-contig-len",
+        str(min_contig_len),
+    ]
+    if k_list:
+        cmd += ["--k-list", k_list]
+    return cmd + [str(a) for a in extra_args]
+
+
+def megahit_version() -> str | None:
+    """MEGAHIT's version ("1.2.9") from `megahit --version`, or None if it cannot be run."""
+    try:
+        out = subprocess.run(
+            ["megahit", "--version"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    match = re.search(r"v?(\d+(?:\.\d+)+)", out)
+    return match.group(1) if match else out.strip() or None
+
+
+def write_renamed_contigs(src: Path, dest: Path, prefix: str | None) -> int:
+    """Copy contigs to gzipped `dest` (atomically), prefixing each name with `{prefix}_`."""
+    tmp = temp_path(dest)
+    n = 0
+    try:
+        with open_text(src) as fin, gzip.open(tmp, "wt", compresslevel=6) as fout:
+            for line in fin:
+                if line.startswith(">"):
+                    n += 1
+                    if prefix:
+                        line = f">{prefix}_{line[1:]}"
+                fout.write(line)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
+
+
+def run_megahit(
+    reads: Sequence[Path],
+    out_dir: Path,
+    *,
+    threads: int,
+    mem_mb: int,
+    k_list: str | None = None,
+    min_contig_len: int = 500,
+    contig_prefix: str | None = None,
+    extra_args: Sequence[str] = (),
+    log: Path,
+) -> AssemblyStats:
+    """Assemble `reads` into `out_dir`: contigs.fa.gz, then (last, atomically) assembly.json.
+
+    Contigs keep MEGAHIT's names behind `{contig_prefix}_` (e.g. `ERR123_k141_7 flag=1 ...`).
+    An assembly with 0 contigs is a valid, completed result.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats_json, contigs = out_dir / "assembly.json", out_dir / "contigs.fa.gz"
+    stats_json.unlink(missing_ok=True)
+    work = out_dir / "megahit.tmp"
+    # MEGAHIT refuses an existing -o dir: a killed earlier attempt must not break the retry.
+    shutil.rmtree(work, ignore_errors=True)
+    log = Path(log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    cmd = megahit_command(
+        reads,
+        work,
+        threads=threads,
+        mem_mb=mem_mb,
+        k_list=k_list,
+        min_contig_len=min_contig_len,
+        extra_args=extra_args,
+    )
+    run_logged(cmd, log)
+    final = work / "final.contigs.fa"
+    if not final.exists():
+        raise ToolError(f"megahit wrote no {final}; last lines of {log}:\n{log_tail(log)}")
+    write_renamed_contigs(final, contigs, contig_prefix)
+    stats = contig_stats(contigs).model_copy(
+        update={"assembler_version": megahit_version(), "min_contig_len": min_contig_len}
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    write_model_atomic(stats_json, stats)
+    return stats

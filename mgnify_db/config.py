@@ -1,0 +1,241 @@
+"""Config models: `config/config.yaml` (global) and `config/studies/<ACCESSION>.yaml` (one study).
+
+The pydantic models are the single source of truth; `workflow/schemas/*.schema.json` are generated
+from them (`mgnify-db config schema`) and a test checks they are up to date.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STUDY_ACCESSION = re.compile(r"^(PRJ[EDN][A-Z]\d+|[EDS]RP\d{6,})$")
+RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")
+LINEAGE = re.compile(r"^root(:[^:]+)*$")
+
+
+class ConfigError(ValueError):
+    """A config file is invalid; str() is one line naming the file, the field and the problem."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+class Analysis(StrEnum):
+    """Analyses a study can ask for."""
+
+    ASSEMBLY = "assembly"
+
+
+class LibrarySourcePolicy(StrEnum):
+    """Which ENA library sources count as metagenomic (as emgapi-v2's policies)."""
+
+    ONLY_IF_METAGENOMIC_IN_ENA = "only_if_metagenomic_in_ena"
+    OVERRIDE_GENOMIC_IF_METAGENOMIC_SCIENTIFIC_NAME = "override_genomic_if_metagenomic_scientific_name"
+    OVERRIDE_ALL_TO_METAGENOMIC = "override_all_to_metagenomic"
+
+
+class LibraryStrategyPolicy(StrEnum):
+    ONLY_IF_CORRECT_IN_ENA = "only_if_correct_in_ena"
+    ASSUME_OTHER_ALSO_MATCHES = "assume_other_also_matches"
+    OVERRIDE_ALL = "override_all"
+
+
+class EnaSettings(Strict):
+    portal_url: str = Field(
+        "https://www.ebi.ac.uk/ena/portal/api", description="ENA Portal API base URL"
+    )
+    download_scheme: str = Field(
+        "https", description="scheme put in front of fastq_ftp host/path values (https or ftp)"
+    )
+    retries: Annotated[int, Field(ge=0, le=20)] = 4
+    backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    page_size: Annotated[int, Field(ge=1, le=100000)] = 1000
+    download_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+
+    @field_validator("download_scheme")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if v not in {"http", "https", "ftp"}:
+            raise ValueError("must be one of http, https, ftp")
+        return v
+
+
+class QcGate(Strict):
+    min_reads: Annotated[int, Field(ge=0)] = 1000
+    max_filtered_fraction: Annotated[float, Field(ge=0, le=1)] = 0.9
+
+
+class FastpParams(Strict):
+    extra: list[str] = Field(default_factory=list, description="extra fastp arguments")
+
+
+class MegahitParams(Strict):
+    k_list: str | None = Field("21,41,61,81,99", description="--k-list; null = MEGAHIT default")
+    min_contig_len: Annotated[int, Field(ge=200)] = 500
+    extra: list[str] = Field(default_factory=list)
+
+
+class BarrnapParams(Strict):
+    kingdoms: list[str] = Field(default_factory=lambda: ["bac", "arc"])
+    evalue: float = 1e-6
+
+
+class Tools(Strict):
+    fastp: FastpParams = FastpParams()
+    megahit: MegahitParams = MegahitParams()
+    barrnap: BarrnapParams = BarrnapParams()
+
+
+class Threads(Strict):
+    fastp: Annotated[int, Field(ge=1)] = 2
+    megahit: Annotated[int, Field(ge=1)] = 2
+    cds: Annotated[int, Field(ge=1)] = 2
+    rrna: Annotated[int, Field(ge=1)] = 2
+
+
+class GlobalConfig(Strict):
+    """`config/config.yaml`."""
+
+    results_dir: str = "results"
+    studies_dir: str = "config/studies"
+    catalogue: str = Field("sqlite:///results/catalogue.db", description="catalogue URL")
+    ena: EnaSettings = EnaSettings()
+    qc: QcGate = QcGate()
+    tools: Tools = Tools()
+    threads: Threads = Threads()
+    # Free-form until the Slurm issue gives it a model: per-rule start memory and runtime.
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("catalogue")
+    @classmethod
+    def _catalogue(cls, v: str) -> str:
+        if not v.startswith("sqlite:///"):
+            raise ValueError("only sqlite:///PATH is supported for now")
+        return v
+
+    @property
+    def catalogue_path(self) -> Path:
+        return Path(self.catalogue.removeprefix("sqlite:///"))
+
+
+class StudyConfig(Strict):
+    """`config/studies/<ACCESSION>.yaml`: one ENA study, the operator's main lever."""
+
+    accession: str = Field(description="ENA study accession (PRJ..., ERP/SRP/DRP...)")
+    biome: str = Field(description="biome lineage, e.g. root:Environmental:Aquatic:Marine")
+    analyses: list[Analysis] = Field(default_factory=lambda: [Analysis.ASSEMBLY])
+    library_strategies: list[str] = Field(
+        default_factory=lambda: ["WGS"], description="ENA library strategies to process"
+    )
+    library_strategy_policy: LibraryStrategyPolicy = LibraryStrategyPolicy.ONLY_IF_CORRECT_IN_ENA
+    library_source_policy: LibrarySourcePolicy = (
+        LibrarySourcePolicy.OVERRIDE_GENOMIC_IF_METAGENOMIC_SCIENTIFIC_NAME
+    )
+    include_runs: list[str] | None = Field(None, description="only these runs (default all)")
+    exclude_runs: list[str] = Field(default_factory=list)
+    sample_limit: Annotated[int, Field(ge=1)] | None = None
+    is_private: bool = False
+
+    @field_validator("accession")
+    @classmethod
+    def _accession(cls, v: str) -> str:
+        if not STUDY_ACCESSION.match(v):
+            raise ValueError(f"{v!r} is not an ENA study accession (PRJEB..., ERP...)")
+        return v
+
+    @field_validator("biome")
+    @classmethod
+    def _biome(cls, v: str) -> str:
+        if not LINEAGE.match(v):
+            raise ValueError(f"{v!r} is not a lineage like root:Environmental:Aquatic:Marine")
+        return v
+
+    @field_validator("include_runs", "exclude_runs")
+    @classmethod
+    def _runs(cls, v: list[str] | None) -> list[str] | None:
+        for acc in v or []:
+            if not RUN_ACCESSION.match(acc):
+                raise ValueError(f"{acc!r} is not an ENA run accession (ERR/SRR/DRR...)")
+        return v
+
+
+def _first_error(path: Path | str, exc: ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (typo?)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return ConfigError(f"{path}: {field}: {msg}{more}")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        where = f" line {line + 1}" if line is not None else ""
+        raise ConfigError(f"{path}:{where} not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    return data
+
+
+def parse_global(data: dict, source: Path | str = "config") -> GlobalConfig:
+    try:
+        return GlobalConfig.model_validate(data)
+    except ValidationError as e:
+        raise _first_error(source, e) from None
+
+
+def load_study(path: Path) -> StudyConfig:
+    try:
+        study = StudyConfig.model_validate(_read_yaml(path))
+    except ValidationError as e:
+        raise _first_error(path, e) from None
+    if path.stem != study.accession:
+        raise ConfigError(
+            f"{path}: accession: {study.accession!r} differs from the file name ({path.stem}.yaml)"
+        )
+    return study
+
+
+def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
+    """Every `*.yaml` in the studies dir, keyed by accession."""
+    if not studies_dir.is_dir():
+        raise ConfigError(f"{studies_dir}: studies directory not found")
+    return {s.accession: s for s in map(load_study, sorted(studies_dir.glob("*.yaml")))}
+
+
+def load_global(path: Path, overrides: dict | None = None) -> GlobalConfig:
+    data = _read_yaml(path)
+    if overrides:
+        data = deep_merge(data, overrides)
+    return parse_global(data, path)
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def json_schemas() -> dict[str, dict]:
+    """The JSON schemas written to workflow/schemas/ (generated, never edited by hand)."""
+    return {
+        "config.schema.json": GlobalConfig.model_json_schema(),
+        "study.schema.json": StudyConfig.model_json_schema(),
+    }

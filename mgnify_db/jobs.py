@@ -1,0 +1,69 @@
+"""Job records: what each attempt of a stage did, as JSON lines beside the run's results.
+
+Rule scripts wrap their work in `job_record(...)`; the loader turns the lines into catalogue
+events and into the running/failed states of runs, assemblies and analyses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def append_record(path: Path, record: dict) -> None:
+    """One line per event; O_APPEND keeps concurrent writers from interleaving."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def job_id() -> str | None:
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def attempts(path: Path, stage: str) -> int:
+    """How many attempts of `stage` were started before (across workflow invocations)."""
+    if not path.exists():
+        return 0
+    return sum('"event": "started"' in ln and f'"stage": "{stage}"' in ln
+               for ln in path.read_text().splitlines())
+
+
+@contextmanager
+def job_record(path: Path, stage: str, *, mem_mb: int | None = None,
+               threads: int | None = None) -> Iterator[dict]:
+    """Record `started`, then `completed` or `failed` (with a classified cause) for one attempt.
+
+    Attempts are numbered across workflow invocations, so the catalogue shows every try.
+    """
+    attempt = attempts(path, stage) + 1
+    base = {"stage": stage, "attempt": attempt, "mem_mb": mem_mb, "threads": threads,
+            "job_id": job_id(), "host": socket.gethostname()}
+    append_record(path, {**base, "event": "started", "time": now()})
+    extra: dict = {}
+    try:
+        yield extra
+    except BaseException as e:
+        from .resources import classify_failure
+
+        text = "".join(traceback.format_exception_only(e)).strip()
+        code = getattr(e, "returncode", None)
+        cause = classify_failure(code, f"{text}\n{extra.get('log_tail', '')}")
+        append_record(path, {**base, "event": "failed", "time": now(), "cause": str(cause),
+                             "message": text.splitlines()[-1][:500]})
+        raise
+    append_record(path, {**base, "event": "completed", "time": now(), **extra})

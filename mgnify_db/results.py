@@ -1,0 +1,182 @@
+"""The results tree (the source of truth) and the catalogue records derived from it.
+
+Every catalogue row is a pure function of the files under `results/`, so loading twice changes
+nothing and `mgnify-db catalogue rebuild` gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import StudyConfig
+from .eligibility import Decision, decide_all
+from .ena import StudyMetadata
+from .models import Status
+
+# One pattern per file kind; the Snakemake rules use the same patterns (common.smk).
+PATTERNS = {
+    "study_config": "{results}/studies/{study}/study.json",
+    "ena": "{results}/studies/{study}/ena.json",
+    "raw": "{results}/studies/{study}/runs/{run}/raw",
+    "qc": "{results}/studies/{study}/runs/{run}/qc",
+    "assembly_dir": "{results}/studies/{study}/runs/{run}/assembly",
+    "contigs": "{results}/studies/{study}/runs/{run}/assembly/contigs.fa.gz",
+    "assembly": "{results}/studies/{study}/runs/{run}/assembly/assembly.json",
+    "cds_faa": "{results}/studies/{study}/runs/{run}/analysis/cds.faa",
+    "cds_gff": "{results}/studies/{study}/runs/{run}/analysis/cds.gff",
+    "rrna_gff": "{results}/studies/{study}/runs/{run}/analysis/rrna.gff",
+    "rrna_counts": "{results}/studies/{study}/runs/{run}/analysis/rrna.json",
+    "analysis": "{results}/studies/{study}/runs/{run}/analysis/analysis.json",
+    "jobs": "{results}/studies/{study}/runs/{run}/jobs",
+    "loaded_study": "{results}/studies/{study}/loaded/study.json",
+    "loaded_run": "{results}/studies/{study}/loaded/{run}.json",
+    "log": "{results}/logs/{rule}/{study}/{run}.log",
+    "benchmark": "{results}/benchmarks/{rule}/{study}/{run}.tsv",
+}
+ASSEMBLER = "megahit"
+ANALYSIS_PIPELINE = "assembly"
+
+
+def pattern(name: str, results: str | Path) -> str:
+    """A path pattern with `{study}`/`{run}` left as Snakemake wildcards."""
+    return PATTERNS[name].replace("{results}", str(results))
+
+
+@dataclass
+class StudyPaths:
+    results: Path
+    study: str
+
+    def path(self, name: str, run: str = "") -> Path:
+        return Path(PATTERNS[name].format(results=self.results, study=self.study, run=run))
+
+    def qc_json(self, run: str) -> Path:
+        return self.path("qc", run) / "qc.json"
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def write_json(path: Path, data) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def job_records(jobs_dir: Path) -> list[dict]:
+    """Job records (`<rule>.jsonl`, one line per attempt event) written by the rule scripts.
+
+    `<rule>.memory.jsonl` files hold the memory decisions (mgnify_db.resources), read elsewhere.
+    """
+    out = []
+    files = sorted(jobs_dir.glob("*.jsonl")) if jobs_dir.is_dir() else []
+    for f in (f for f in files if f.name.count(".") == 1):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue  # a line cut by a kill is not an event
+    return out
+
+
+def stage_failure(jobs: list[dict], stage: str) -> dict | None:
+    """The last failure of a stage, if it was not followed by a success."""
+    last = None
+    for j in jobs:
+        if j.get("stage") == stage and j.get("event") in {"failed", "completed"}:
+            last = j
+    return last if last and last["event"] == "failed" else None
+
+
+@dataclass
+class RunState:
+    run: str
+    decision: Decision
+    status: Status
+    reason: str | None = None
+    qc: dict | None = None
+    assembly: dict | None = None
+    assembly_status: Status | None = None
+    assembly_reason: str | None = None
+    analysis: dict | None = None
+    analysis_status: Status | None = None
+    analysis_reason: str | None = None
+    jobs: list[dict] = field(default_factory=list)
+
+
+def run_state(paths: StudyPaths, decision: Decision) -> RunState:
+    run = decision.run_accession
+    if not decision.eligible:
+        return RunState(run, decision, Status.SKIPPED, decision.reason)
+    jobs = job_records(paths.path("jobs", run))
+    qc = read_json(paths.qc_json(run))
+    state = RunState(run, decision, Status.PENDING, qc=qc, jobs=jobs)
+    if qc is None:
+        for stage in ("download", "qc"):
+            if failure := stage_failure(jobs, stage):
+                state.status, state.reason = Status.FAILED, f"{stage}: {failure.get('message')}"
+        return state
+    if not qc.get("passed"):
+        state.status, state.reason = Status.QC_FAILED, qc.get("reason")
+        return state
+    state.status = Status.COMPLETED
+    state.assembly = read_json(paths.path("assembly", run))
+    state.assembly_status, state.assembly_reason = _stage_status(state.assembly, jobs, "assembly")
+    state.analysis = read_json(paths.path("analysis", run))
+    if state.assembly_status == Status.COMPLETED:
+        state.analysis_status, state.analysis_reason = _stage_status(
+            state.analysis, jobs, "analysis", "cds", "rrna"
+        )
+    else:
+        state.analysis_status = Status.PENDING
+    return state
+
+
+def _stage_status(result: dict | None, jobs: list[dict], *stages: str) -> tuple[Status, str | None]:
+    if result is not None:
+        return Status.COMPLETED, None
+    for stage in stages:
+        if failure := stage_failure(jobs, stage):
+            return Status.FAILED, f"{stage}: {failure.get('message')}"
+    running = [j for j in jobs if j.get("stage") in stages and j.get("event") == "started"]
+    if running and not any(j.get("event") in {"failed", "completed"} and j.get("stage") ==
+                           running[-1]["stage"] and j.get("attempt") == running[-1].get("attempt")
+                           for j in jobs):
+        return Status.RUNNING, None
+    return Status.PENDING, None
+
+
+@dataclass
+class StudyState:
+    config: StudyConfig
+    metadata: StudyMetadata
+    runs: list[RunState]
+
+
+def study_state(results: Path, study: str, runs: list[str] | None = None) -> StudyState:
+    """Everything known about a study from its result files (optionally only some runs)."""
+    paths = StudyPaths(results, study)
+    cfg_data = read_json(paths.path("study_config"))
+    meta_data = read_json(paths.path("ena"))
+    if cfg_data is None or meta_data is None:
+        raise FileNotFoundError(f"{paths.path('ena').parent}: study.json or ena.json missing")
+    config = StudyConfig.model_validate(cfg_data)
+    metadata = StudyMetadata.model_validate(meta_data)
+    decisions = decide_all(metadata.runs, config)
+    wanted = set(runs) if runs is not None else None
+    states = [run_state(paths, d) for d in decisions if wanted is None or d.run_accession in wanted]
+    return StudyState(config, metadata, states)
+
+
+def studies_in(results: Path) -> list[str]:
+    return sorted(p.parent.name for p in (results / "studies").glob("*/ena.json"))

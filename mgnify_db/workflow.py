@@ -1,0 +1,78 @@
+"""What the Snakefile needs from the library: config loading, decisions, resources."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_global
+from .config import load_studies as load_studies_dir
+from .eligibility import Decision, decide_all
+from .ena import StudyMetadata
+from .results import read_json
+
+__all__ = ["ConfigError", "load_config", "load_studies", "decisions", "qc_passed"]
+
+# Start memory (MB) and runtime (min) per rule; config `resources:` overrides either.
+DEFAULT_RESOURCES: dict[str, dict[str, int]] = {
+    "ena_metadata": {"mem_mb": 400, "runtime": 15},
+    "ena_download": {"mem_mb": 400, "runtime": 120},
+    "qc_fastp": {"mem_mb": 2000, "runtime": 120},
+    "assembly_megahit": {"mem_mb": 2000, "runtime": 1440},
+    "analysis_cds": {"mem_mb": 1000, "runtime": 240},
+    "analysis_rrna": {"mem_mb": 1000, "runtime": 240},
+}
+ENV_OVERRIDES = {"MGNIFY_ENA_PORTAL_URL": ("ena", "portal_url")}
+
+
+def load_config(config: dict) -> GlobalConfig:
+    """Validate Snakemake's merged config; env vars in ENV_OVERRIDES win (for the mirror)."""
+    data = dict(config)
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if value := os.environ.get(var):
+            data = deep_merge(data, {section: {key: value}})
+    return parse_global(data, "config/config.yaml (with --config/--configfile)")
+
+
+def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
+    studies = load_studies_dir(Path(cfg.studies_dir))
+    if not studies:
+        raise ConfigError(f"{cfg.studies_dir}: no study files (<ACCESSION>.yaml) found")
+    return studies
+
+
+@lru_cache(maxsize=256)
+def _metadata(path: Path, mtime: float) -> StudyMetadata:
+    return StudyMetadata.model_validate(read_json(path))
+
+
+def decisions(ena_json: Path, study: StudyConfig) -> list[Decision]:
+    meta = _metadata(ena_json, ena_json.stat().st_mtime)
+    return decide_all(meta.runs, study)
+
+
+def qc_passed(qc_dir: Path) -> bool:
+    data = read_json(qc_dir / "qc.json")
+    if data is None:
+        raise FileNotFoundError(f"{qc_dir}/qc.json missing: QC did not finish")
+    return bool(data.get("passed"))
+
+
+def resource(cfg: GlobalConfig, rule: str, key: str) -> int:
+    value = cfg.resources.get(rule, {}).get(key, DEFAULT_RESOURCES.get(rule, {}).get(key))
+    if value is None:
+        raise ConfigError(f"config: resources.{rule}.{key}: not set and no default")
+    return int(value)
+
+
+def runtime_min(cfg: GlobalConfig, rule: str) -> int:
+    return resource(cfg, rule, "runtime")
+
+
+def memory_mb(cfg: GlobalConfig, rule: str, attempt: int, jobs_file: Path) -> int:
+    """Memory for this attempt: the start value, grown only after out-of-memory failures."""
+    from .resources import memory_for_attempt
+
+    base = resource(cfg, rule, "mem_mb")
+    return memory_for_attempt(base, attempt, jobs_file)

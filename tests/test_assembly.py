@@ -1,0 +1,191 @@
+"""Assembly statistics and the MEGAHIT wrapper (real run on phage lambda reads simulated by ART)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from mgnify_db.assembly import (
+    contig_stats,
+    megahit_command,
+    megahit_memory_bytes,
+    read_fasta,
+    run_megahit,
+)
+from mgnify_db.qc import ToolError
+
+DEB_CACHE = Path.home() / ".cache" / "mgnify-snake" / "debs"
+LAMBDA = ("bowtie2-examples", "usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
+
+
+def packaged_file(package: str, member: str) -> Path:
+    """A file from a Debian package, fetched once with `apt-get download` into DEB_CACHE."""
+    target = DEB_CACHE / package / member
+    if target.exists():
+        return target
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        pytest.skip(f"{package}: not cached in {DEB_CACHE} and no apt-get/dpkg-deb")
+    DEB_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DEB_CACHE) as tmp:
+        got = subprocess.run(["apt-get", "download", package], cwd=tmp, capture_output=True)
+        debs = list(Path(tmp).glob(f"{package}_*.deb"))
+        if got.returncode or not debs:
+            pytest.skip(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
+        subprocess.run(["dpkg-deb", "-x", debs[0], Path(tmp) / "x"], check=True)
+        if not (DEB_CACHE / package).exists():  # another test process may have won the race
+            (Path(tmp) / "x").rename(DEB_CACHE / package)
+    return target
+
+
+def write_fasta(path: Path, records: dict[str, str]) -> Path:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name} some description\n")
+            fh.writelines(seq[i : i + 60] + "\n" for i in range(0, len(seq), 60))
+    return path
+
+
+# Lengths 80, 70, 50, 40, 30, 20 (total 290): 80 + 70 = 150 >= 145, so N50 = 70 and L50 = 2.
+CONTIGS = {
+    "c3": "A" * 50,
+    "c1": "GC" * 40,
+    "c2": "AT" * 35,
+    "c4": "N" * 40,
+    "c5": "acgt" * 7 + "gc",
+    "c6": "G" * 20,
+}
+
+
+@pytest.mark.parametrize("name", ["contigs.fa", "contigs.fa.gz"])
+def test_contig_stats_known_n50(tmp_path, name):
+    stats = contig_stats(write_fasta(tmp_path / name, CONTIGS))
+    assert (stats.n_contigs, stats.total_length, stats.largest_contig) == (6, 290, 80)
+    assert (stats.n50, stats.l50) == (70, 2)
+    # GC over A/C/G/T only: (80 + 0 + 0 + 16 + 20) / (290 - 40 Ns)
+    assert stats.gc_content == pytest.approx(116 / 250)
+
+
+def test_contig_stats_empty_file(tmp_path):
+    empty = tmp_path / "empty.fa.gz"
+    with gzip.open(empty, "wt"):
+        pass
+    stats = contig_stats(empty)
+    assert stats.n_contigs == stats.total_length == stats.n50 == stats.l50 == 0
+    assert stats.largest_contig == 0 and stats.gc_content == 0.0
+
+
+def test_read_fasta_keeps_full_header(tmp_path):
+    path = write_fasta(tmp_path / "x.fa", {"a": "ACGT" * 20})
+    assert list(read_fasta(path)) == [("a some description", "ACGT" * 20)]
+
+
+def test_megahit_memory_bytes():
+    assert megahit_memory_bytes(4000) == 3_000_000_000
+    assert megahit_memory_bytes(1) > 1  # never a value MEGAHIT reads as a machine fraction
+    with pytest.raises(ValueError):
+        megahit_memory_bytes(0)
+
+
+def test_megahit_command():
+    paired = megahit_command(
+        [Path("r1"), Path("r2")],
+        Path("out"),
+        threads=4,
+        mem_mb=1000,
+        k_list="21,41",
+        min_contig_len=500,
+        extra_args=["--no-mercy"],
+    )
+    expected = "megahit -1 r1 -2 r2 -o out -t 4 -m 750000000 --min-contig-len 500 --k-list 21,41"
+    assert paired == [*expected.split(), "--no-mercy"]
+    single = megahit_command([Path("r")], Path("out"), threads=1, mem_mb=1000, min_contig_len=200)
+    assert single[1:3] == ["-r", "r"] and "--k-list" not in single
+    with pytest.raises(ValueError):
+        megahit_command([], Path("out"), threads=1, mem_mb=1000, min_contig_len=200)
+
+
+needs_megahit = pytest.mark.skipif(
+    not (shutil.which("megahit") and shutil.which("art_illumina")),
+    reason="needs megahit and art_illumina",
+)
+
+
+@pytest.fixture(scope="module")
+def lambda_reads(tmp_path_factory) -> list[Path]:
+    """2x150 reads at 20x (~3,200 pairs) from phage lambda (48,502 bp)."""
+    tmp = tmp_path_factory.mktemp("lambda")
+    genome = tmp / "lambda.fa"
+    genome.write_bytes(gzip.decompress(packaged_file(*LAMBDA).read_bytes()))
+    art = "art_illumina -ss HS25 -p -l 150 -f 20 -m 350 -s 50 -na -rs 5".split()
+    subprocess.run([*art, "-i", genome, "-o", tmp / "lambda_"], check=True, capture_output=True)
+    return [tmp / "lambda_1.fq", tmp / "lambda_2.fq"]
+
+
+@needs_megahit
+def test_run_megahit_lambda_with_leftover_tmp_dir(lambda_reads, tmp_path):
+    out = tmp_path / "assembly"
+    leftover = out / "megahit.tmp"
+    leftover.mkdir(parents=True)
+    (leftover / "checkpoints.txt").write_text("killed attempt\n")
+    stats = run_megahit(
+        lambda_reads,
+        out,
+        threads=2,
+        mem_mb=1000,
+        k_list="21,41,61,81,99",
+        min_contig_len=500,
+        contig_prefix="ERR0000001",
+        log=tmp_path / "megahit.log",
+    )
+    assert stats.n_contigs >= 1
+    assert 46_000 <= stats.largest_contig <= 48_600
+    assert stats.assembler == "megahit" and stats.assembler_version
+    assert stats.min_contig_len == 500
+    assert sorted(p.name for p in out.iterdir()) == ["assembly.json", "contigs.fa.gz"]
+    names = [h for h, _ in read_fasta(out / "contigs.fa.gz")]
+    assert all(h.startswith("ERR0000001_k") for h in names)
+    assert json.loads((out / "assembly.json").read_text()) == stats.model_dump(mode="json")
+
+
+@needs_megahit
+def test_run_megahit_zero_contigs_is_a_valid_assembly(lambda_reads, tmp_path):
+    few = tmp_path / "few.fq"
+    few.write_text("".join(lambda_reads[0].read_text().splitlines(keepends=True)[:40]))
+    stats = run_megahit(
+        [few],
+        tmp_path / "asm",
+        threads=1,
+        mem_mb=500,
+        k_list=None,
+        min_contig_len=500,
+        log=tmp_path / "megahit.log",
+    )
+    assert stats.n_contigs == 0 and stats.total_length == 0
+    with gzip.open(tmp_path / "asm" / "contigs.fa.gz", "rt") as fh:
+        assert fh.read() == ""
+    assert (tmp_path / "asm" / "assembly.json").exists()
+
+
+@needs_megahit
+def test_run_megahit_failure_raises_and_leaves_no_marker(tmp_path):
+    out = tmp_path / "asm"
+    out.mkdir()
+    (out / "assembly.json").write_text("{}")
+    with pytest.raises(ToolError, match="megahit failed"):
+        run_megahit(
+            [tmp_path / "missing.fq"],
+            out,
+            threads=1,
+            mem_mb=500,
+            k_list=None,
+            min_contig_len=500,
+            log=tmp_path / "megahit.log",
+        )
+    assert not (out / "assembly.json").exists()

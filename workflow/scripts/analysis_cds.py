@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from mgnify_db.steps import cds, setup_logging
+
+setup_logging(snakemake.log[0])
+cds(
+    Path(snakemake.input.contigs),
+    Path(snakemake.output.faa),
+    Path(snakemake.output.gff),
+    Path(snakemake.output.counts),
+    snakemake.threads,
+    Path(snakemake.params.jobs),
+)

@@ -1,0 +1,14 @@
+from pathlib import Path
+
+from mgnify_db.steps import rrna
+from mgnify_db.workflow import load_config
+
+rrna(
+    load_config(snakemake.config),
+    Path(snakemake.input.contigs),
+    Path(snakemake.output.gff),
+    Path(snakemake.output.counts),
+    snakemake.threads,
+    Path(snakemake.log[0]),
+    Path(snakemake.params.jobs),
+)
