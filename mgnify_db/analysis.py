@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
+from typing import IO
 
 import pyrodigal
 from pydantic import BaseModel
@@ -45,17 +47,33 @@ def predict_cds(contigs: Path, faa_out: Path, gff_out: Path, *, threads: int = 1
         ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
     ):
         gff.write("##gff-version 3\n")
+        index = 0
         for batch in _batches(read_fasta(contigs), CDS_BATCH):
             # find_genes releases the GIL, so threads run contigs in parallel; map keeps order.
-            ids = [header.split(maxsplit=1)[0] if header else "" for header, _ in batch]
             results = pool.map(finder.find_genes, [seq for _, seq in batch])
-            for seq_id, genes in zip(ids, results, strict=True):
+            for (header, _), genes in zip(batch, results, strict=True):
+                index += 1
+                seq_id = header.split(maxsplit=1)[0] if header else ""
                 count += len(genes)
-                genes.write_gff(
-                    gff, sequence_id=seq_id, header=False, include_translation_table=True
-                )
-                genes.write_translations(faa, sequence_id=seq_id, include_stop=False)
+                _write_genes(genes, seq_id, index, faa, gff)
     return count
+
+
+# pyrodigal numbers sequences in the order find_genes is called, which threads make random;
+# Prodigal's number is the contig's 1-based index in the input, so put that back.
+_FAA_SEQNUM = re.compile(r"(# ID=)\d+_")
+_GFF_SEQNUM = re.compile(r"(seqnum=)\d+;")
+
+
+def _write_genes(
+    genes: pyrodigal.Genes, seq_id: str, index: int, faa: IO[str], gff: IO[str]
+) -> None:
+    buf = io.StringIO()
+    genes.write_translations(buf, sequence_id=seq_id, include_stop=False)
+    faa.write(_FAA_SEQNUM.sub(rf"\g<1>{index}_", buf.getvalue()))
+    buf = io.StringIO()
+    genes.write_gff(buf, sequence_id=seq_id, header=False, include_translation_table=True)
+    gff.write(_GFF_SEQNUM.sub(rf"\g<1>{index};", buf.getvalue()))
 
 
 class RrnaHit(BaseModel):

@@ -44,7 +44,7 @@ import math
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -261,7 +261,8 @@ _OOM_PATTERNS = [
     r"std::bad_alloc",
     r"\bMemoryError\b",  # Python
     r"Cannot allocate memory",  # ENOMEM (SPAdes "mmap(2) failed", fork)
-    r"(?:fail(?:ed)? to|could not|cannot|unable to) allocate",  # MEGAHIT, generic C/C++ tools
+    # generic C/C++ tools: "failed to allocate 8 GB of memory", "unable to allocate memory"
+    r"(?:fail(?:ed)? to|could not|cannot|unable to) allocate\b[^\n]{0,40}\b(?:memory|bytes)",
     r"not enough memory|insufficient memory|memory exhausted",
     r"java\.lang\.OutOfMemoryError",
 ]
@@ -273,7 +274,7 @@ _TIMEOUT_PATTERNS = [
 # SIGKILL without a stated reason: almost always the OOM killer (or OverMemoryKill).
 _KILLED_PATTERNS = [
     r"(?:^|[\s:])Killed(?:\s|$)",  # bash "line 1: 123 Killed ...", srun "task 0: Killed"
-    r"\[Exit code -9\]",  # MEGAHIT's wrapper reporting a killed sub-process
+    r"\[Exit code -9\]|Exit code -9\b",  # MEGAHIT's wrapper: its sub-process got SIGKILL
     r"signal 9\b|SIGKILL",
 ]
 _OOM_RE = re.compile("|".join(_OOM_PATTERNS), re.IGNORECASE)
@@ -300,37 +301,79 @@ def classify_failure(exit_code: int | None, log_text: str) -> FailureCause:
 # Evidence that the in-job snakemake (or Slurm) reported a failure in the plugin's job log.
 _FAILED_LOG_RE = re.compile(
     r"Error in rule |RuleException|CalledProcessError|non-zero exit status|Exiting because a job"
-    r" execution failed|WorkflowError|srun: error:|slurmstepd[^\n]*error:|\*\*\* JOB \d+ ON \S+ "
-    r"CANCELLED|Traceback \(most recent call last\)",
+    r" execution failed|srun: error:|slurmstepd[^\n]*error:|\*\*\* (?:JOB|STEP) [\d.]+ ON \S+ "
+    r"CANCELLED|Traceback \(most recent call last\)"
 )
-_EXIT_CODE_RE = re.compile(r"(?:exit (?:code|status)|Exit code) (-?\d+)", re.IGNORECASE)
+# Failures reported by Slurm itself (the step or job was killed/cancelled).
+_SLURM_ERROR_RE = re.compile(
+    r"srun: error:|slurmstepd[^\n]*error:|\*\*\* (?:JOB|STEP) [\d.]+ ON \S+ CANCELLED"
+)
+# Snakemake's last words when the job succeeded.
+_SUCCESS_RE = re.compile(r"\d+ of \d+ steps \(100%\) done")
+_EXIT_CODE_RE = re.compile(r"(?:exit (?:code|status)) (-?\d+)", re.IGNORECASE)
+# Lines of a Snakemake log that echo the command (it may contain any word, e.g. "MemoryError").
+_ECHO_LINE_RE = re.compile(r"^\s*(?:Shell command:|Command:|Command ')")
+
+
+def _strip_echoed_commands(log_text: str) -> str:
+    """Drop the lines where Snakemake repeats the job's command: they are not evidence."""
+    kept: list[str] = []
+    in_shell_block = False
+    for line in log_text.splitlines():
+        if in_shell_block:
+            # The "    shell:" block of "Error in rule": 8-space lines, the command and
+            # "(command exited with non-zero exit code)".
+            if line.startswith("        "):
+                continue
+            in_shell_block = False
+        if line.strip() == "shell:":
+            in_shell_block = True
+            continue
+        if _ECHO_LINE_RE.match(line):
+            # Keep the exit status of "Command '...' returned non-zero exit status 3."
+            m = re.search(r"returned non-zero exit status -?\d+", line)
+            if m:
+                kept.append(m.group(0))
+            continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def failed_log_cause(log_text: str) -> FailureCause | None:
-    """Cause of failure told by a Slurm job log, or None when the log shows no failure."""
-    if not (_FAILED_LOG_RE.search(log_text) or _OOM_RE.search(log_text)):
+    """Cause of failure told by a Slurm job log, or None when the log shows no failure.
+
+    The job's own command lines (echoed by Snakemake) are ignored, so a successful job whose
+    command mentions "MemoryError" is not a failure.
+    """
+    text = _strip_echoed_commands(log_text)
+    if not _FAILED_LOG_RE.search(text):
         return None
-    codes = [int(c) for c in _EXIT_CODE_RE.findall(log_text)]
-    exit_code = next((c for c in reversed(codes) if c != 0), None)
-    return classify_failure(exit_code, log_text)
+    if _SUCCESS_RE.search(text) and not _SLURM_ERROR_RE.search(text):
+        return None  # e.g. a script that printed a handled traceback, then finished
+    codes = [int(c) for c in _EXIT_CODE_RE.findall(text)]
+    exit_code = next((c for c in codes if c != 0), None)
+    return classify_failure(exit_code, text)
+
+
+_OTHER_EVIDENCE_RES = [
+    re.compile(r"non-zero exit status -?\d+"),
+    re.compile(r"Exited with exit code|exit (?:code|status) -?\d+", re.IGNORECASE),
+    re.compile(r"Error|Exception|error:"),
+]
 
 
 def _evidence(text: str, cause: FailureCause) -> str:
     """The log line that best explains ``cause`` (for the record's message)."""
-    regex = {
-        FailureCause.OUT_OF_MEMORY: _OOM_RE,
-        FailureCause.TIMEOUT: _TIMEOUT_RE,
-    }.get(cause)
-    lines = text.splitlines()
-    if regex is not None:
-        for rx in (regex, _KILLED_RE):
-            hits = [ln for ln in lines if rx.search(ln)]
-            if hits:
-                return hits[0].strip()
-    hits = [ln for ln in lines if _FAILED_LOG_RE.search(ln) or _EXIT_CODE_RE.search(ln)]
-    if hits:
-        return " | ".join(h.strip() for h in hits[-3:])
-    return "\n".join(lines[-5:])
+    lines = [ln.strip() for ln in _strip_echoed_commands(text).splitlines() if ln.strip()]
+    regexes = {
+        FailureCause.OUT_OF_MEMORY: [_OOM_RE, _KILLED_RE],
+        FailureCause.TIMEOUT: [_TIMEOUT_RE],
+    }.get(cause, _OTHER_EVIDENCE_RES)
+    for rx in regexes:
+        hits = [ln for ln in lines if rx.search(ln)]
+        if hits:
+            return hits[0]
+    return " | ".join(lines[-3:])
 
 
 def _read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> str:
@@ -407,7 +450,8 @@ def find_slurm_logs(
 
 def _mentions_wildcards(path: Path, wildcards: Mapping[str, str]) -> bool:
     try:
-        text = _read_tail(path)
+        with open(path, "rb") as fh:
+            text = fh.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return False
     # The in-job snakemake prints "    wildcards: sample=A, run=B" in the job summary.
@@ -664,7 +708,3 @@ def run_with_failure_record(
         log=log,
     )
     raise subprocess.CalledProcessError(proc.returncode, [str(c) for c in cmd])
-
-
-def _iter_failures(records: Iterable[Record]) -> Iterable[FailureRecord]:
-    return (r for r in records if isinstance(r, FailureRecord))

@@ -31,6 +31,7 @@ PATTERNS = {
     "rrna_counts": "{results}/studies/{study}/runs/{run}/analysis/rrna.json",
     "analysis": "{results}/studies/{study}/runs/{run}/analysis/analysis.json",
     "jobs": "{results}/studies/{study}/runs/{run}/jobs",
+    "study_jobs": "{results}/studies/{study}/jobs",
     "loaded_study": "{results}/studies/{study}/loaded/study.json",
     "loaded_run": "{results}/studies/{study}/loaded/{run}.json",
     "log": "{results}/logs/{rule}/{study}/{run}.log",

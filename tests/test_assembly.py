@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,26 +21,33 @@ from mgnify_db.assembly import (
 )
 from mgnify_db.qc import ToolError
 
-DEB_CACHE = Path.home() / ".cache" / "mgnify-snake" / "debs"
+# Shared with mgnify_db.demo: .debs in CACHE/downloads; unpacked trees here in CACHE/debs/PKG.
+CACHE = Path(os.environ.get("MGNIFY_CACHE") or Path.home() / ".cache" / "mgnify-snake")
 LAMBDA = ("bowtie2-examples", "usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
 
 
 def packaged_file(package: str, member: str) -> Path:
-    """A file from a Debian package, fetched once with `apt-get download` into DEB_CACHE."""
-    target = DEB_CACHE / package / member
-    if target.exists():
+    """A file from a Debian package: installed copy, else `apt-get download` once into CACHE."""
+    if (installed := Path("/") / member).exists():
+        return installed
+    unpacked = CACHE / "debs" / package
+    if (target := unpacked / member).exists():
         return target
     if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        pytest.skip(f"{package}: not cached in {DEB_CACHE} and no apt-get/dpkg-deb")
-    DEB_CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=DEB_CACHE) as tmp:
-        got = subprocess.run(["apt-get", "download", package], cwd=tmp, capture_output=True)
-        debs = list(Path(tmp).glob(f"{package}_*.deb"))
-        if got.returncode or not debs:
+        pytest.skip(f"{package}: not installed, not in {CACHE}, and no apt-get/dpkg-deb")
+    downloads = CACHE / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
+        got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
+        if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
             pytest.skip(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
-        subprocess.run(["dpkg-deb", "-x", debs[0], Path(tmp) / "x"], check=True)
-        if not (DEB_CACHE / package).exists():  # another test process may have won the race
-            (Path(tmp) / "x").rename(DEB_CACHE / package)
+    unpacked.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp:
+        subprocess.run(["dpkg-deb", "-x", debs[-1], Path(tmp) / "x"], check=True)
+        shutil.rmtree(unpacked, ignore_errors=True)  # an unpack cut short by a kill
+        (Path(tmp) / "x").rename(unpacked)
+    if not target.exists():
+        pytest.skip(f"{package} has no {member}")
     return target
 
 

@@ -42,8 +42,8 @@ def run_fastq(wildcards):
     return [f.model_dump() for f in decision.fastq]
 
 
-def jobs_file(stage):
-    return f"{P('jobs')}/{stage}.jsonl"
+def jobs_file(rule_name, study_level=False):
+    return f"{P('study_jobs' if study_level else 'jobs')}/{rule_name}.jsonl"
 
 
 def qc_passed(wildcards):
@@ -71,7 +71,8 @@ def mem_mb(rule_name):
     """Start memory from config; a retry after an out-of-memory failure asks for more."""
 
     def get(wildcards, attempt):
-        memory_log = jobs_file(rule_name).replace(".jsonl", ".memory.jsonl")
+        memory_log = jobs_file(rule_name, "run" not in wildcards.keys())
+        memory_log = memory_log.replace(".jsonl", ".memory.jsonl")
         return wf.memory_mb(CFG, rule_name, attempt, Path(memory_log.format(**wildcards)))
 
     return get

@@ -1,0 +1,108 @@
+"""The demo study end to end with the local executor, then the catalogue over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import sqlite_utils
+
+from conftest import free_port, snakemake, tool, write_workdir
+from mgnify_db.catalogue import dump, rebuild
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, mirror):
+    workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+def rows(db, sql, params=()):
+    return [dict(r) for r in db.query(sql, params)]
+
+
+def test_catalogue_statuses(demo_run):
+    db = sqlite_utils.Database(demo_run / "results" / "catalogue.db")
+    (study,) = rows(db, "select * from studies")
+    assert study["accession"] == "MGYS00000001"
+    assert study["ena_accession"] == "PRJEB00001"
+    assert study["biome"] == "root:Environmental:Aquatic:Marine"
+    assert db["samples"].count == 3
+    status = {r["accession"]: r for r in rows(db, "select * from runs")}
+    assert {k: v["status"] for k, v in status.items()} == {
+        "ERR0000001": "completed", "ERR0000002": "completed", "ERR0000003": "completed",
+        "ERR0000004": "skipped", "ERR0000005": "qc_failed",
+    }
+    assert "TRANSCRIPTOMIC" in status["ERR0000004"]["status_reason"]
+    assert "< 1000" in status["ERR0000005"]["status_reason"]
+    assert status["ERR0000003"]["library_layout"] == "SINGLE"
+    assemblies = rows(db, "select * from assemblies order by run")
+    assert [a["run"] for a in assemblies] == ["ERR0000001", "ERR0000002", "ERR0000003"]
+    for a in assemblies:
+        assert a["status"] == "completed" and a["n_contigs"] > 0 and a["n50"] > 500
+    # lambda (48.5 kb) alone, single-end: a few long contigs
+    assert assemblies[2]["largest_contig"] > 20000
+    analyses = rows(db, "select * from analyses order by run")
+    # allocated in the order analyses were first loaded, once: any order, no gaps
+    assert sorted(a["accession"] for a in analyses) == [f"MGYA0000000{i}" for i in (1, 2, 3)]
+    for a in analyses:
+        assert a["status"] == "completed" and a["cds_count"] > 40
+    # the archaeon and the corynebacterium carry rRNA operons; phage lambda has none
+    assert analyses[2]["rrna_total"] == 0
+    assert sum(a["rrna_total"] for a in analyses[:2]) > 0
+    downloads = rows(db, "select * from downloads")
+    assert {d["download_group"] for d in downloads} >= {"assembly", "coding_sequences", "rrna"}
+    for d in downloads:
+        assert (demo_run / "results" / d["path"]).stat().st_size == d["size_bytes"]
+    events = rows(db, "select * from events where event = 'completed'")
+    assert {e["stage"] for e in events} >= {"download", "qc", "assembly", "cds", "rrna"}
+
+
+def test_rerun_does_nothing_and_loads_nothing_twice(demo_run):
+    db_path = demo_run / "results" / "catalogue.db"
+    before = dump(sqlite_utils.Database(db_path))
+    proc = snakemake(demo_run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert dump(sqlite_utils.Database(db_path)) == before
+
+
+def test_rebuild_gives_the_same_rows(demo_run, tmp_path):
+    before = dump(sqlite_utils.Database(demo_run / "results" / "catalogue.db"))
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild(rebuilt, demo_run / "results")
+    assert dump(sqlite_utils.Database(rebuilt)) == before
+
+
+def test_datasette_serves_the_catalogue(demo_run):
+    port = free_port()
+    server = subprocess.Popen(
+        [tool("mgnify-db"), "serve", str(demo_run / "results" / "catalogue.db"),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/catalogue/studies.json?_shape=array"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    studies = json.load(resp)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("datasette did not answer")
+        assert [s["ena_accession"] for s in studies] == ["PRJEB00001"]
+        search = f"http://127.0.0.1:{port}/catalogue/studies.json?_shape=array&_search=mock"
+        with urllib.request.urlopen(search, timeout=5) as resp:
+            assert len(json.load(resp)) == 1
+    finally:
+        server.terminate()
+        server.wait(10)
