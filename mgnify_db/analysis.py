@@ -108,18 +108,8 @@ class RrnaHit(BaseModel):
         if self.kingdom and "kingdom=" not in attrs:
             attrs += f";kingdom={self.kingdom}"
         # barrnap puts the e-value in the score column.
-        cols = [
-            self.seqid,
-            self.source,
-            "rRNA",
-            str(self.start),
-            str(self.end),
-            f"{self.evalue:g}",
-            self.strand,
-            ".",
-            attrs,
-        ]
-        return "\t".join(cols)
+        where = f"{self.seqid}\t{self.source}\trRNA\t{self.start}\t{self.end}"
+        return f"{where}\t{self.evalue:g}\t{self.strand}\t.\t{attrs}"
 
 
 def parse_barrnap_gff(path: Path, kingdom: str | None = None) -> list[RrnaHit]:
@@ -231,20 +221,10 @@ def run_barrnap(
         if fasta is None:
             with open(log, "a") as fh:
                 fh.write(f"{contigs}: no sequence, barrnap not run (nhmmer fails on it)\n")
+        opts = ["--threads", str(max(1, threads)), "--evalue", f"{evalue:g}", "--quiet"]
         for kingdom in kingdoms if fasta else ():
             raw = tmp_dir / f"{kingdom}.gff"
-            cmd = [
-                "barrnap",
-                "--kingdom",
-                kingdom,
-                "--threads",
-                str(max(1, threads)),
-                "--evalue",
-                f"{evalue:g}",
-                "--quiet",
-                str(fasta),
-            ]
-            run_logged(cmd, log, stdout=raw)
+            run_logged(["barrnap", "--kingdom", kingdom, *opts, str(fasta)], log, stdout=raw)
             hits += parse_barrnap_gff(raw, kingdom)
     merged = merge_rrna_hits(hits)
     tmp_out = temp_path(gff_out)

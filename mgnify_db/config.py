@@ -7,6 +7,7 @@ from them (`mgnify-db config schema`) and a test checks they are up to date.
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -167,12 +168,16 @@ class StudyConfig(Strict):
         return v
 
 
-def _first_error(path: Path | str, exc: ValidationError) -> ConfigError:
-    err = exc.errors()[0]
+def _first_error(path: Path | str, exc: ValidationError, model: type[BaseModel]) -> ConfigError:
+    # A typo explains the "field required" that often comes with it, so it is reported first.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     field = ".".join(str(p) for p in err["loc"]) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown field (typo?)"
+        if len(err["loc"]) == 1 and (near := get_close_matches(field, model.model_fields, 1)):
+            msg = f"unknown field (did you mean {near[0]}?)"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return ConfigError(f"{path}: {field}: {msg}{more}")
 
@@ -184,8 +189,9 @@ def _read_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{path}:{where} not valid YAML") from None
+        where = f" line {line + 1}:" if line is not None else ""
+        problem = getattr(e, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}:{where} not valid YAML ({problem})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -197,14 +203,14 @@ def parse_global(data: dict, source: Path | str = "config") -> GlobalConfig:
     try:
         return GlobalConfig.model_validate(data)
     except ValidationError as e:
-        raise _first_error(source, e) from None
+        raise _first_error(source, e, GlobalConfig) from None
 
 
 def load_study(path: Path) -> StudyConfig:
     try:
         study = StudyConfig.model_validate(_read_yaml(path))
     except ValidationError as e:
-        raise _first_error(path, e) from None
+        raise _first_error(path, e, StudyConfig) from None
     if path.stem != study.accession:
         raise ConfigError(
             f"{path}: accession: {study.accession!r} differs from the file name ({path.stem}.yaml)"

@@ -42,6 +42,7 @@ REQUIRED = {
                  "fastq_ftp", "fastq_md5"},
 }
 SAMPLE_CHUNK = 100
+RETRY_ON = (429, 500, 502, 503, 504)
 
 
 class EnaError(RuntimeError):
@@ -68,7 +69,7 @@ def make_session(settings: EnaSettings) -> requests.Session:
         read=settings.retries,
         status=settings.retries,
         backoff_factor=settings.backoff_seconds,
-        status_forcelist=(429, 500, 502, 503, 504),
+        status_forcelist=RETRY_ON,
         allowed_methods=frozenset({"GET", "HEAD"}),
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -99,7 +100,8 @@ class EnaClient:
         except requests.exceptions.RequestException as e:
             raise EnaError(f"{what}: {type(e).__name__}: {e}") from None
         if resp.status_code >= 400:
-            raise EnaError(f"{what}: HTTP {resp.status_code}: {_message(resp.text)}")
+            retried = f" (after {self.settings.retries} retries)" if resp.status_code in RETRY_ON else ""
+            raise EnaError(f"{what}: HTTP {resp.status_code}{retried}: {_message(resp.text)}")
         return resp
 
     def return_fields(self, result: str) -> set[str]:

@@ -387,11 +387,13 @@ class PortalData:
 
 @dataclass
 class Fault:
-    """One injected fault; applied to the next ``count`` requests whose path starts with the prefix.
+    """One injected fault, applied to the next ``count`` requests whose path starts with the prefix.
 
-    ``status``: HTTP status to answer with; ``None`` (or a 2xx with ``body``) answers normally but
-    with ``body`` replacing the real body if given; ``0`` drops the connection without answering.
-    ``delay``: seconds to sleep before answering. ``retry_after``: sent as ``Retry-After``.
+    ``status``: the status to answer with (an error gets a JSON ``{"message"}`` body unless
+    ``body`` is given); ``None`` or 200 answer normally, but with ``body`` replacing the real body
+    if given (``status=200, body="{not json"``; a corrupt FASTQ with ``path_prefix="/vol1/"``);
+    ``0`` drops the connection unanswered. ``delay``: seconds to wait before answering (a slow
+    server). ``retry_after``: sent as ``Retry-After``. Faults are matched in the order added.
     """
 
     status: int | None = 503
@@ -509,7 +511,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._route(path, params, fault)
             except MirrorError as exc:
                 self._send_json(exc.status, {"message": exc.message})
-            mirror._log(self.command, self.path, self._status, fault is not None)
+            finally:
+                mirror._log(self.command, self.path, self._status, fault is not None)
         except MirrorError as exc:
             self._send_json(exc.status, {"message": exc.message})
         except (BrokenPipeError, ConnectionResetError):
@@ -519,9 +522,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if self._apply_fault(fault):
                 return
-            if fault.body is not None:
-                body = fault.body if isinstance(fault.body, bytes) else fault.body.encode()
-                self._send(fault.status or 200, body, "application/octet-stream")
+            if fault.body is not None or (fault.status or 200) != 200:
+                body = fault.body if isinstance(fault.body, bytes) else (fault.body or "").encode()
+                portal = path.startswith(API_PREFIX)
+                kind = "application/json" if portal else "application/octet-stream"
+                self._send(fault.status or 200, body, kind)
                 return
         if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
             self._portal(path[len(API_PREFIX) :].strip("/"), params)
@@ -845,13 +850,20 @@ class MirrorServer:
         return None
 
     def _log(self, method: str, path: str, status: int, faulted: bool) -> None:
-        entry = {"method": method, "path": path, "status": status, "fault": faulted}
+        entry = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "fault": faulted,
+            "time": round(time.time(), 3),
+        }
         with self._lock:
             self._requests.append(entry)
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Requests seen (``method``, ``path`` with query, ``status``, ``fault``), oldest first."""
+        """Requests seen, oldest first: ``method``, ``path`` (with query), ``status``,
+        ``fault`` (a fault was applied) and ``time`` (epoch seconds)."""
         with self._lock:
             return [dict(r) for r in self._requests]
 

@@ -23,6 +23,7 @@ class ToolError(RuntimeError):
 
 
 def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log, for error messages."""
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:

@@ -621,12 +621,11 @@ def memory_for_attempt(
             wildcards=_wildcards_dict(wildcards) or None,
         )
         last = records[-1] if records else None
-        same = (
-            isinstance(last, MemoryDecision)
-            and (last.attempt, last.mem_mb, last.base_mb, last.reason)
-            == (decision.attempt, decision.mem_mb, decision.base_mb, decision.reason)
+        key = ("attempt", "mem_mb", "base_mb", "reason")
+        repeated = isinstance(last, MemoryDecision) and all(
+            getattr(last, k) == getattr(decision, k) for k in key
         )
-        if not same:
+        if not repeated:
             _append(failures_path, decision)
     return mem
 

@@ -36,7 +36,10 @@ def packaged_file(package: str, member: str) -> Path:
     if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
         pytest.skip(f"{package}: not installed, not in {CACHE}, and no apt-get/dpkg-deb")
     downloads = CACHE / "downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
+    try:
+        downloads.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        pytest.skip(f"{package}: cache {CACHE} not writable ({exc})")
     if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
         got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
         if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):

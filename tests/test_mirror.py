@@ -301,6 +301,7 @@ def test_faults_in_order_and_request_log(mirror: MirrorServer) -> None:
     log = requests.get(f"{mirror.url}/_mirror/requests", timeout=10).json()
     assert [e["status"] for e in log] == [503, 503, 200, 200]
     assert [e["fault"] for e in log] == [True, True, True, False]
+    assert log[0]["time"] <= log[-1]["time"]
     assert all(e["path"].startswith("/ena/portal/api/search?result=study") for e in log)
     assert requests.delete(f"{mirror.url}/_mirror/requests", timeout=10).json() == []
     assert mirror.requests == []
@@ -335,3 +336,6 @@ def test_corrupt_fastq(mirror: MirrorServer, data_dir: Path) -> None:
     assert requests.get(url, timeout=10).content == b"garbage"
     good = (data_dir / "vol1/fastq/ERR000/ERR0000001/ERR0000001_2.fastq.gz").read_bytes()
     assert requests.get(url, timeout=10).content == good
+    mirror.add_fault(status=204, path_prefix="/ena/portal/api/search")
+    resp = _search(mirror, result="study", format="json")
+    assert resp.status_code == 204 and resp.content == b""
