@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .models import EXPERIMENT_TYPE_LABELS, Status
-from .results import ANALYSIS_PIPELINE, ASSEMBLER, StudyPaths, StudyState, study_state, studies_in
+from .results import ANALYSIS_PIPELINE, ASSEMBLER, StudyPaths, StudyState, studies_in, study_state
 
 SCHEMA_VERSION = 1
 
@@ -27,63 +27,162 @@ TABLES: dict[str, dict] = {
         foreign_keys=[("parent", "biomes", "lineage")],
     ),
     "studies": dict(
-        columns={"accession": str, "id": int, "ena_accession": str, "secondary_accessions": str,
-                 "title": str, "abstract": str, "center_name": str, "biome": str,
-                 "is_private": int, "first_public": str, "runs_total": int, "runs_eligible": int,
-                 "runs_skipped": int, "runs_qc_failed": int, "assemblies_completed": int,
-                 "analyses_completed": int, "ena_missing_fields": str},
+        columns={
+            "accession": str,
+            "id": int,
+            "ena_accession": str,
+            "secondary_accessions": str,
+            "title": str,
+            "abstract": str,
+            "center_name": str,
+            "biome": str,
+            "is_private": int,
+            "first_public": str,
+            "runs_total": int,
+            "runs_eligible": int,
+            "runs_skipped": int,
+            "runs_qc_failed": int,
+            "assemblies_completed": int,
+            "analyses_completed": int,
+            "ena_missing_fields": str,
+        },
         pk="accession",
         foreign_keys=[("biome", "biomes", "lineage")],
     ),
     "samples": dict(
-        columns={"accession": str, "secondary_accession": str, "study": str, "title": str,
-                 "scientific_name": str, "tax_id": str, "latitude": float, "longitude": float,
-                 "collection_date": str, "country": str, "location": str,
-                 "environment_biome": str, "environment_feature": str,
-                 "environment_material": str, "metadata": str},
+        columns={
+            "accession": str,
+            "secondary_accession": str,
+            "study": str,
+            "title": str,
+            "scientific_name": str,
+            "tax_id": str,
+            "latitude": float,
+            "longitude": float,
+            "collection_date": str,
+            "country": str,
+            "location": str,
+            "environment_biome": str,
+            "environment_feature": str,
+            "environment_material": str,
+            "metadata": str,
+        },
         pk="accession",
         foreign_keys=[("study", "studies", "accession")],
     ),
     "runs": dict(
-        columns={"accession": str, "study": str, "sample": str, "experiment_type": str,
-                 "library_strategy": str, "library_source": str, "library_layout": str,
-                 "inferred_layout": str, "instrument_platform": str, "instrument_model": str,
-                 "read_count": int, "base_count": int, "status": str, "status_reason": str,
-                 "qc_reads_before": int, "qc_reads_after": int, "qc_bases_after": int,
-                 "qc_q30_rate": float, "qc_filtered_fraction": float, "fastq": str},
+        columns={
+            "accession": str,
+            "study": str,
+            "sample": str,
+            "experiment_type": str,
+            "library_strategy": str,
+            "library_source": str,
+            "library_layout": str,
+            "inferred_layout": str,
+            "instrument_platform": str,
+            "instrument_model": str,
+            "read_count": int,
+            "base_count": int,
+            "status": str,
+            "status_reason": str,
+            "qc_reads_before": int,
+            "qc_reads_after": int,
+            "qc_bases_after": int,
+            "qc_q30_rate": float,
+            "qc_filtered_fraction": float,
+            "fastq": str,
+        },
         pk="accession",
         foreign_keys=[("study", "studies", "accession"), ("sample", "samples", "accession")],
     ),
     "assemblies": dict(
-        columns={"id": int, "run": str, "study": str, "sample": str, "assembler": str,
-                 "assembler_version": str, "status": str, "status_reason": str, "n_contigs": int,
-                 "total_length": int, "n50": int, "l50": int, "largest_contig": int,
-                 "gc_content": float},
+        columns={
+            "id": int,
+            "run": str,
+            "study": str,
+            "sample": str,
+            "assembler": str,
+            "assembler_version": str,
+            "status": str,
+            "status_reason": str,
+            "n_contigs": int,
+            "total_length": int,
+            "n50": int,
+            "l50": int,
+            "largest_contig": int,
+            "gc_content": float,
+        },
         pk="id",
-        foreign_keys=[("run", "runs", "accession"), ("study", "studies", "accession"),
-                      ("sample", "samples", "accession")],
+        foreign_keys=[
+            ("run", "runs", "accession"),
+            ("study", "studies", "accession"),
+            ("sample", "samples", "accession"),
+        ],
     ),
     "analyses": dict(
-        columns={"accession": str, "id": int, "study": str, "sample": str, "run": str,
-                 "assembly": int, "experiment_type": str, "pipeline": str, "status": str,
-                 "status_reason": str, "cds_count": int, "rrna_16s": int, "rrna_23s": int,
-                 "rrna_5s": int, "rrna_total": int},
+        columns={
+            "accession": str,
+            "id": int,
+            "study": str,
+            "sample": str,
+            "run": str,
+            "assembly": int,
+            "experiment_type": str,
+            "pipeline": str,
+            "status": str,
+            "status_reason": str,
+            "cds_count": int,
+            "rrna_16s": int,
+            "rrna_23s": int,
+            "rrna_5s": int,
+            "rrna_total": int,
+        },
         pk="accession",
-        foreign_keys=[("study", "studies", "accession"), ("sample", "samples", "accession"),
-                      ("run", "runs", "accession"), ("assembly", "assemblies", "id")],
+        foreign_keys=[
+            ("study", "studies", "accession"),
+            ("sample", "samples", "accession"),
+            ("run", "runs", "accession"),
+            ("assembly", "assemblies", "id"),
+        ],
     ),
     "downloads": dict(
-        columns={"id": str, "study": str, "assembly": int, "analysis": str, "alias": str,
-                 "path": str, "file_type": str, "download_type": str, "download_group": str,
-                 "description": str, "size_bytes": int},
+        columns={
+            "id": str,
+            "study": str,
+            "assembly": int,
+            "analysis": str,
+            "alias": str,
+            "path": str,
+            "file_type": str,
+            "download_type": str,
+            "download_group": str,
+            "description": str,
+            "size_bytes": int,
+        },
         pk="id",
-        foreign_keys=[("study", "studies", "accession"), ("assembly", "assemblies", "id"),
-                      ("analysis", "analyses", "accession")],
+        foreign_keys=[
+            ("study", "studies", "accession"),
+            ("assembly", "assemblies", "id"),
+            ("analysis", "analyses", "accession"),
+        ],
     ),
     "events": dict(
-        columns={"id": str, "time": str, "study": str, "run": str, "stage": str, "event": str,
-                 "attempt": int, "mem_mb": int, "threads": int, "job_id": str, "host": str,
-                 "cause": str, "message": str},
+        columns={
+            "id": str,
+            "time": str,
+            "study": str,
+            "run": str,
+            "stage": str,
+            "event": str,
+            "attempt": int,
+            "mem_mb": int,
+            "threads": int,
+            "job_id": str,
+            "host": str,
+            "cause": str,
+            "message": str,
+        },
         pk="id",
         foreign_keys=[("study", "studies", "accession"), ("run", "runs", "accession")],
     ),
@@ -115,8 +214,15 @@ def biome_rows(lineage: str) -> list[dict]:
     rows = []
     for depth in range(1, len(parts) + 1):
         lin = ":".join(parts[:depth])
-        rows.append({"lineage": lin, "name": parts[depth - 1], "path": biome_path(lin),
-                     "depth": depth, "parent": ":".join(parts[: depth - 1]) or None})
+        rows.append(
+            {
+                "lineage": lin,
+                "name": parts[depth - 1],
+                "path": biome_path(lin),
+                "depth": depth,
+                "parent": ":".join(parts[: depth - 1]) or None,
+            }
+        )
     return rows
 
 
@@ -169,8 +275,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.enable_wal()
     with db.atomic():
         for name, spec in TABLES.items():
-            db[name].create(spec["columns"], pk=spec["pk"], foreign_keys=spec["foreign_keys"],
-                            if_not_exists=True)
+            db[name].create(
+                spec["columns"],
+                pk=spec["pk"],
+                foreign_keys=spec["foreign_keys"],
+                if_not_exists=True,
+            )
         for name, indexes in INDEXES.items():
             for cols in indexes:
                 unique = (name, tuple(cols)) in UNIQUE
@@ -185,8 +295,9 @@ def _upsert(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
         return
     cols = list(TABLES[table]["columns"])
     # list mode inside the caller's transaction: measured 8x faster than dict batches.
-    db[table].upsert_all([cols, *([r.get(c) for c in cols] for r in rows)],
-                         pk=TABLES[table]["pk"], batch_size=1000)
+    db[table].upsert_all(
+        [cols, *([r.get(c) for c in cols] for r in rows)], pk=TABLES[table]["pk"], batch_size=1000
+    )
 
 
 def _event_id(e: dict) -> str:
@@ -200,8 +311,15 @@ def _download(study: str, owner: dict, rel: str, results: Path, **kw) -> dict | 
         return None
     alias = kw.pop("alias", p.name)
     owner_key = owner.get("analysis") or f"assembly-{owner.get('assembly')}"
-    return {"id": f"{owner_key}/{alias}", "study": study, "alias": alias, "path": rel,
-            "size_bytes": p.stat().st_size, **owner, **kw}
+    return {
+        "id": f"{owner_key}/{alias}",
+        "study": study,
+        "alias": alias,
+        "path": rel,
+        "size_bytes": p.stat().st_size,
+        **owner,
+        **kw,
+    }
 
 
 def records(state: StudyState, results: Path, ledger: Ledger) -> dict[str, list[dict]]:
@@ -214,93 +332,196 @@ def records(state: StudyState, results: Path, ledger: Ledger) -> dict[str, list[
     out: dict[str, list[dict]] = {t: [] for t in TABLES}
     out["biomes"] = biome_rows(cfg.biome)
     out["samples"] = [
-        {"accession": s.sample_accession, "secondary_accession": s.secondary_sample_accession,
-         "study": mgys, "title": s.sample_title, "scientific_name": s.scientific_name,
-         "tax_id": s.tax_id, "latitude": s.lat, "longitude": s.lon,
-         "collection_date": s.collection_date, "country": s.country, "location": s.location,
-         "environment_biome": s.environment_biome, "environment_feature": s.environment_feature,
-         "environment_material": s.environment_material,
-         "metadata": json.dumps(s.model_dump(exclude_none=True), sort_keys=True)}
+        {
+            "accession": s.sample_accession,
+            "secondary_accession": s.secondary_sample_accession,
+            "study": mgys,
+            "title": s.sample_title,
+            "scientific_name": s.scientific_name,
+            "tax_id": s.tax_id,
+            "latitude": s.lat,
+            "longitude": s.lon,
+            "collection_date": s.collection_date,
+            "country": s.country,
+            "location": s.location,
+            "environment_biome": s.environment_biome,
+            "environment_feature": s.environment_feature,
+            "environment_material": s.environment_material,
+            "metadata": json.dumps(s.model_dump(exclude_none=True), sort_keys=True),
+        }
         for s in meta.samples
     ]
     runs_by_acc = {r.run_accession: r for r in meta.runs}
     for st in state.runs:
         r, d, qc = runs_by_acc[st.run], st.decision, st.qc or {}
-        out["runs"].append({
-            "accession": st.run, "study": mgys, "sample": r.sample_accession,
-            "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type] if d.eligible else None,
-            "library_strategy": r.library_strategy, "library_source": r.library_source,
-            "library_layout": r.library_layout,
-            "inferred_layout": d.layout if d.layout and d.layout != r.library_layout else None,
-            "instrument_platform": r.instrument_platform,
-            "instrument_model": r.instrument_model, "read_count": r.read_count,
-            "base_count": r.base_count, "status": st.status, "status_reason": st.reason,
-            "qc_reads_before": qc.get("reads_before"), "qc_reads_after": qc.get("reads_after"),
-            "qc_bases_after": qc.get("bases_after"), "qc_q30_rate": qc.get("q30_rate_after"),
-            "qc_filtered_fraction": qc.get("filtered_fraction"),
-            "fastq": json.dumps([f.url for f in r.fastq_files]),
-        })
+        out["runs"].append(
+            {
+                "accession": st.run,
+                "study": mgys,
+                "sample": r.sample_accession,
+                "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type]
+                if d.eligible
+                else None,
+                "library_strategy": r.library_strategy,
+                "library_source": r.library_source,
+                "library_layout": r.library_layout,
+                "inferred_layout": d.layout if d.layout and d.layout != r.library_layout else None,
+                "instrument_platform": r.instrument_platform,
+                "instrument_model": r.instrument_model,
+                "read_count": r.read_count,
+                "base_count": r.base_count,
+                "status": st.status,
+                "status_reason": st.reason,
+                "qc_reads_before": qc.get("reads_before"),
+                "qc_reads_after": qc.get("reads_after"),
+                "qc_bases_after": qc.get("bases_after"),
+                "qc_q30_rate": qc.get("q30_rate_after"),
+                "qc_filtered_fraction": qc.get("filtered_fraction"),
+                "fastq": json.dumps([f.url for f in r.fastq_files]),
+            }
+        )
         for j in st.jobs:
-            out["events"].append({
-                "time": j.get("time"), "study": mgys, "run": st.run, "stage": j.get("stage"),
-                "event": j.get("event"), "attempt": j.get("attempt"), "mem_mb": j.get("mem_mb"),
-                "threads": j.get("threads"), "job_id": j.get("job_id"), "host": j.get("host"),
-                "cause": j.get("cause"), "message": j.get("message"),
-            })
+            out["events"].append(
+                {
+                    "time": j.get("time"),
+                    "study": mgys,
+                    "run": st.run,
+                    "stage": j.get("stage"),
+                    "event": j.get("event"),
+                    "attempt": j.get("attempt"),
+                    "mem_mb": j.get("mem_mb"),
+                    "threads": j.get("threads"),
+                    "job_id": j.get("job_id"),
+                    "host": j.get("host"),
+                    "cause": j.get("cause"),
+                    "message": j.get("message"),
+                }
+            )
         if st.assembly_status is None:
             continue
         asm = st.assembly or {}
         asm_id = ledger.allocate("assembly", f"{st.run}/{ASSEMBLER}")
-        out["assemblies"].append({
-            "id": asm_id, "run": st.run, "study": mgys, "sample": r.sample_accession,
-            "assembler": ASSEMBLER, "assembler_version": asm.get("assembler_version"),
-            "status": st.assembly_status, "status_reason": st.assembly_reason,
-            **{k: asm.get(k) for k in ("n_contigs", "total_length", "n50", "l50",
-                                        "largest_contig", "gc_content")},
-        })
-        mgya = mgnify_accession("analysis", ledger.allocate(
-            "analysis", f"{st.run}/{ANALYSIS_PIPELINE}"))
+        out["assemblies"].append(
+            {
+                "id": asm_id,
+                "run": st.run,
+                "study": mgys,
+                "sample": r.sample_accession,
+                "assembler": ASSEMBLER,
+                "assembler_version": asm.get("assembler_version"),
+                "status": st.assembly_status,
+                "status_reason": st.assembly_reason,
+                **{
+                    k: asm.get(k)
+                    for k in (
+                        "n_contigs",
+                        "total_length",
+                        "n50",
+                        "l50",
+                        "largest_contig",
+                        "gc_content",
+                    )
+                },
+            }
+        )
+        mgya = mgnify_accession(
+            "analysis", ledger.allocate("analysis", f"{st.run}/{ANALYSIS_PIPELINE}")
+        )
         ana = st.analysis or {}
-        out["analyses"].append({
-            "accession": mgya, "study": mgys, "sample": r.sample_accession, "run": st.run,
-            "assembly": asm_id, "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type],
-            "pipeline": ANALYSIS_PIPELINE, "status": st.analysis_status,
-            "status_reason": st.analysis_reason,
-            **{k: ana.get(k) for k in ("cds_count", "rrna_16s", "rrna_23s", "rrna_5s",
-                                        "rrna_total")},
-        })
+        out["analyses"].append(
+            {
+                "accession": mgya,
+                "study": mgys,
+                "sample": r.sample_accession,
+                "run": st.run,
+                "assembly": asm_id,
+                "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type],
+                "pipeline": ANALYSIS_PIPELINE,
+                "status": st.analysis_status,
+                "status_reason": st.analysis_reason,
+                **{
+                    k: ana.get(k)
+                    for k in ("cds_count", "rrna_16s", "rrna_23s", "rrna_5s", "rrna_total")
+                },
+            }
+        )
         files = [
-            ({"assembly": asm_id}, rel("contigs", st.run), dict(
-                file_type="fasta", download_type="Sequence data", download_group="assembly",
-                alias=f"{st.run}_contigs.fa.gz", description="Contigs (MEGAHIT)")),
-            ({"analysis": mgya}, rel("qc", st.run) + "/fastp.html", dict(
-                file_type="html", download_type="Quality control",
-                download_group="quality_control", alias=f"{st.run}_fastp.html",
-                description="fastp QC report")),
-            ({"analysis": mgya}, rel("cds_faa", st.run), dict(
-                file_type="fasta", download_type="Coding Sequences",
-                download_group="coding_sequences", alias=f"{mgya}_cds.faa",
-                description="Predicted proteins (pyrodigal, metagenome mode)")),
-            ({"analysis": mgya}, rel("cds_gff", st.run), dict(
-                file_type="gff", download_type="Coding Sequences",
-                download_group="coding_sequences", alias=f"{mgya}_cds.gff",
-                description="Predicted CDS (GFF3)")),
-            ({"analysis": mgya}, rel("rrna_gff", st.run), dict(
-                file_type="gff", download_type="non-coding RNAs", download_group="rrna",
-                alias=f"{mgya}_rrna.gff", description="rRNA genes (barrnap, GFF3)")),
+            (
+                {"assembly": asm_id},
+                rel("contigs", st.run),
+                dict(
+                    file_type="fasta",
+                    download_type="Sequence data",
+                    download_group="assembly",
+                    alias=f"{st.run}_contigs.fa.gz",
+                    description="Contigs (MEGAHIT)",
+                ),
+            ),
+            (
+                {"analysis": mgya},
+                rel("qc", st.run) + "/fastp.html",
+                dict(
+                    file_type="html",
+                    download_type="Quality control",
+                    download_group="quality_control",
+                    alias=f"{st.run}_fastp.html",
+                    description="fastp QC report",
+                ),
+            ),
+            (
+                {"analysis": mgya},
+                rel("cds_faa", st.run),
+                dict(
+                    file_type="fasta",
+                    download_type="Coding Sequences",
+                    download_group="coding_sequences",
+                    alias=f"{mgya}_cds.faa",
+                    description="Predicted proteins (pyrodigal, metagenome mode)",
+                ),
+            ),
+            (
+                {"analysis": mgya},
+                rel("cds_gff", st.run),
+                dict(
+                    file_type="gff",
+                    download_type="Coding Sequences",
+                    download_group="coding_sequences",
+                    alias=f"{mgya}_cds.gff",
+                    description="Predicted CDS (GFF3)",
+                ),
+            ),
+            (
+                {"analysis": mgya},
+                rel("rrna_gff", st.run),
+                dict(
+                    file_type="gff",
+                    download_type="non-coding RNAs",
+                    download_group="rrna",
+                    alias=f"{mgya}_rrna.gff",
+                    description="rRNA genes (barrnap, GFF3)",
+                ),
+            ),
         ]
         for owner, path, kw in files:
             if row := _download(mgys, owner, path, results, **kw):
                 out["downloads"].append(row)
     for e in out["events"]:
         e["id"] = _event_id(e)
-    out["studies"] = [{
-        "accession": mgys, "id": int(mgys[4:]), "ena_accession": ena.accession,
-        "secondary_accessions": json.dumps(ena.secondary_accessions), "title": ena.study_title,
-        "abstract": ena.study_description, "center_name": ena.center_name, "biome": cfg.biome,
-        "is_private": int(cfg.is_private), "first_public": ena.first_public,
-        "ena_missing_fields": json.dumps(meta.missing_fields) if meta.missing_fields else None,
-    }]
+    out["studies"] = [
+        {
+            "accession": mgys,
+            "id": int(mgys[4:]),
+            "ena_accession": ena.accession,
+            "secondary_accessions": json.dumps(ena.secondary_accessions),
+            "title": ena.study_title,
+            "abstract": ena.study_description,
+            "center_name": ena.center_name,
+            "biome": cfg.biome,
+            "is_private": int(cfg.is_private),
+            "first_public": ena.first_public,
+            "ena_missing_fields": json.dumps(meta.missing_fields) if meta.missing_fields else None,
+        }
+    ]
     return out
 
 
@@ -320,8 +541,9 @@ def refresh_study_counts(db: sqlite_utils.Database, mgys: str) -> None:
     )
 
 
-def load(db: sqlite_utils.Database, results: Path, study: str,
-         runs: Iterable[str] | None = None) -> dict[str, int]:
+def load(
+    db: sqlite_utils.Database, results: Path, study: str, runs: Iterable[str] | None = None
+) -> dict[str, int]:
     """Load one study (or some of its runs) from the results tree; idempotent."""
     state = study_state(results, study, list(runs) if runs is not None else None)
     rows = records(state, results, Ledger(ledger_path(results)))

@@ -1,4 +1,4 @@
-"""`mgnify-db`: the command line mirrors the library (config, ena-mirror, demo, catalogue, serve)."""
+"""`mgnify-db`: a CLI that mirrors the library (config, ena-mirror, demo, catalogue, serve)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,19 @@ def config():
 
 
 @config.command("check")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
-              show_default=True)
-@click.option("--studies", "studies_dir", type=click.Path(path_type=Path),
-              help="studies dir [default: the config's studies_dir]")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+)
+@click.option(
+    "--studies",
+    "studies_dir",
+    type=click.Path(path_type=Path),
+    help="studies dir [default: the config's studies_dir]",
+)
 def config_check(config_path: Path, studies_dir: Path | None):
     """Validate the global config and every study file; one line per problem.
 
@@ -53,8 +62,12 @@ def config_check(config_path: Path, studies_dir: Path | None):
 
 
 @config.command("schema")
-@click.option("--write", "out_dir", type=click.Path(path_type=Path),
-              help="write *.schema.json files into this dir (default: print)")
+@click.option(
+    "--write",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="write *.schema.json files into this dir (default: print)",
+)
 def config_schema(out_dir: Path | None):
     """The JSON schemas of config.yaml and study files, generated from the pydantic models."""
     for name, schema in json_schemas().items():
@@ -90,8 +103,13 @@ def demo():
 
 @demo.command("build")
 @click.argument("out_dir", type=click.Path(path_type=Path), default=Path("results/demo/ena"))
-@click.option("--scale", type=float, default=1.0, show_default=True,
-              help="multiply every coverage (tests use less)")
+@click.option(
+    "--scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="multiply every coverage (tests use less)",
+)
 def demo_build(out_dir: Path, scale: float):
     """Build the demo's ENA mirror directory (idempotent)."""
     from .demo import build_demo
@@ -105,10 +123,16 @@ def catalogue():
     """Load, rebuild and dump the catalogue."""
 
 
-db_option = click.option("--db", "db_path", type=click.Path(path_type=Path),
-                         default=Path("results/catalogue.db"), show_default=True)
-results_option = click.option("--results", type=click.Path(path_type=Path),
-                              default=Path("results"), show_default=True)
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=Path("results/catalogue.db"),
+    show_default=True,
+)
+results_option = click.option(
+    "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True
+)
 
 
 @catalogue.command("load")
@@ -144,8 +168,11 @@ def catalogue_dump(db_path: Path, tables: tuple[str, ...]):
     """Print a canonical JSON dump (rows sorted by key) for comparing catalogues."""
     from .catalogue import TABLES, dump, open_db
 
-    click.echo(json.dumps(dump(open_db(db_path), tables or tuple(TABLES)), indent=1,
-                          sort_keys=True, default=str))
+    click.echo(
+        json.dumps(
+            dump(open_db(db_path), tables or tuple(TABLES)), indent=1, sort_keys=True, default=str
+        )
+    )
 
 
 @catalogue.command("status")
@@ -156,8 +183,10 @@ def catalogue_status(db_path: Path):
 
     db = open_db(db_path)
     for table in ("runs", "assemblies", "analyses"):
-        for row in db.query(f"select study, status, count(*) n from {table} "
-                            "group by study, status order by study, status"):
+        for row in db.query(
+            f"select study, status, count(*) n from {table} "
+            "group by study, status order by study, status"
+        ):
             click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
 
 
@@ -177,9 +206,25 @@ def serve(db_path: Path, host: str, port: int, metadata: Path):
 
 def datasette_args(db_path: Path, host: str, port: int, metadata: Path = METADATA) -> list[str]:
     # suggest_facets costs ~0.5 s per page on large tables (measured); facets are configured.
-    return [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host,
-            "--port", str(port), "--metadata", str(metadata), "--setting", "suggest_facets",
-            "off", "--setting", "sql_time_limit_ms", "1000"]
+    return [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(db_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--metadata",
+        str(metadata),
+        "--setting",
+        "suggest_facets",
+        "off",
+        "--setting",
+        "sql_time_limit_ms",
+        "1000",
+    ]
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ class LibrarySourcePolicy(StrEnum):
     """Which ENA library sources count as metagenomic (as emgapi-v2's policies)."""
 
     ONLY_IF_METAGENOMIC_IN_ENA = "only_if_metagenomic_in_ena"
-    OVERRIDE_GENOMIC_IF_METAGENOMIC_SCIENTIFIC_NAME = "override_genomic_if_metagenomic_scientific_name"
+    OVERRIDE_GENOMIC_IF_METAGENOMIC_SCIENTIFIC_NAME = (
+        "override_genomic_if_metagenomic_scientific_name"
+    )
     OVERRIDE_ALL_TO_METAGENOMIC = "override_all_to_metagenomic"
 
 
@@ -235,7 +237,9 @@ def load_global(path: Path, overrides: dict | None = None) -> GlobalConfig:
 def deep_merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = (
+            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
     return out
 
 

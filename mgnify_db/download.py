@@ -70,8 +70,9 @@ def fetch_file(
             return dest
         except (DownloadError, requests.exceptions.RequestException) as e:
             problem = f"{type(e).__name__}: {e}" if not isinstance(e, DownloadError) else str(e)
-            log.warning("%s: attempt %d/%d failed: %s", url, attempt, settings.download_attempts,
-                        problem)
+            log.warning(
+                "%s: attempt %d/%d failed: %s", url, attempt, settings.download_attempts, problem
+            )
             part.unlink(missing_ok=True)
             if attempt < settings.download_attempts:
                 time.sleep(settings.backoff_seconds * attempt)

@@ -35,7 +35,9 @@ def source_is_metagenomic(run: EnaRun, policy: LibrarySourcePolicy) -> bool:
     )
 
 
-def fastq_structure(files: list[FastqFile]) -> tuple[LibraryLayout | None, list[FastqFile], str | None]:
+def fastq_structure(
+    files: list[FastqFile],
+) -> tuple[LibraryLayout | None, list[FastqFile], str | None]:
     """Infer the layout from file names: one file = SINGLE, a _1 and a _2 file = PAIRED.
 
     Extra files (merged or _3 reads) are dropped; a lone `_2` file is a half-pair and rejected.
@@ -107,7 +109,10 @@ def decide(run: EnaRun, study: StudyConfig) -> Decision:
     else:
         exp = experiment_type(run.library_strategy, run.library_source, True)
     return Decision(
-        run_accession=run.run_accession, eligible=True, layout=layout, fastq=files,
+        run_accession=run.run_accession,
+        eligible=True,
+        layout=layout,
+        fastq=files,
         experiment_type=exp,
     )
 
@@ -117,9 +122,15 @@ def decide_all(runs: list[EnaRun], study: StudyConfig) -> list[Decision]:
     decisions = [decide(r, study) for r in runs]
     if study.sample_limit:
         by_run = {r.run_accession: r for r in runs}
-        samples = sorted({by_run[d.run_accession].sample_accession for d in decisions if d.eligible})
+        samples = sorted(
+            {by_run[d.run_accession].sample_accession for d in decisions if d.eligible}
+        )
         kept = set(samples[: study.sample_limit])
         for d in decisions:
             if d.eligible and by_run[d.run_accession].sample_accession not in kept:
-                d.eligible, d.reason, d.fastq = False, f"beyond sample_limit {study.sample_limit}", []
+                d.eligible, d.reason, d.fastq = (
+                    False,
+                    f"beyond sample_limit {study.sample_limit}",
+                    [],
+                )
     return decisions

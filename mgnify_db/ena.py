@@ -23,23 +23,68 @@ from .models import EnaRun, EnaSample, EnaStudy
 
 log = logging.getLogger(__name__)
 
-STUDY_FIELDS = ["study_accession", "secondary_study_accession", "study_title",
-                "study_description", "center_name", "study_name", "first_public"]
-SAMPLE_FIELDS = ["sample_accession", "secondary_sample_accession", "sample_title", "sample_alias",
-                 "scientific_name", "tax_id", "lat", "lon", "collection_date", "country",
-                 "location", "depth", "temperature", "environment_biome", "environment_feature",
-                 "environment_material", "host_tax_id", "host_scientific_name"]
-RUN_FIELDS = ["run_accession", "sample_accession", "study_accession", "secondary_study_accession",
-              "secondary_sample_accession", "sample_title", "library_strategy", "library_source",
-              "library_layout", "instrument_platform", "instrument_model", "scientific_name",
-              "read_count", "base_count", "fastq_ftp", "fastq_md5", "fastq_bytes",
-              "host_tax_id", "host_scientific_name"]
+STUDY_FIELDS = [
+    "study_accession",
+    "secondary_study_accession",
+    "study_title",
+    "study_description",
+    "center_name",
+    "study_name",
+    "first_public",
+]
+SAMPLE_FIELDS = [
+    "sample_accession",
+    "secondary_sample_accession",
+    "sample_title",
+    "sample_alias",
+    "scientific_name",
+    "tax_id",
+    "lat",
+    "lon",
+    "collection_date",
+    "country",
+    "location",
+    "depth",
+    "temperature",
+    "environment_biome",
+    "environment_feature",
+    "environment_material",
+    "host_tax_id",
+    "host_scientific_name",
+]
+RUN_FIELDS = [
+    "run_accession",
+    "sample_accession",
+    "study_accession",
+    "secondary_study_accession",
+    "secondary_sample_accession",
+    "sample_title",
+    "library_strategy",
+    "library_source",
+    "library_layout",
+    "instrument_platform",
+    "instrument_model",
+    "scientific_name",
+    "read_count",
+    "base_count",
+    "fastq_ftp",
+    "fastq_md5",
+    "fastq_bytes",
+    "host_tax_id",
+    "host_scientific_name",
+]
 # Without these a record is useless; the others are dropped (and named) if ENA stops serving them.
 REQUIRED = {
     "study": {"study_accession", "secondary_study_accession", "study_title"},
     "sample": {"sample_accession"},
-    "read_run": {"run_accession", "sample_accession", "library_strategy", "library_source",
-                 "fastq_ftp", "fastq_md5"},
+    "read_run": {
+        "run_accession",
+        "sample_accession",
+        "library_strategy",
+        "library_source",
+        "fastq_ftp",
+        "fastq_md5",
+    },
 }
 SAMPLE_CHUNK = 100
 RETRY_ON = (429, 500, 502, 503, 504)
@@ -100,7 +145,9 @@ class EnaClient:
         except requests.exceptions.RequestException as e:
             raise EnaError(f"{what}: {type(e).__name__}: {e}") from None
         if resp.status_code >= 400:
-            retried = f" (after {self.settings.retries} retries)" if resp.status_code in RETRY_ON else ""
+            retried = (
+                f" (after {self.settings.retries} retries)" if resp.status_code in RETRY_ON else ""
+            )
             raise EnaError(f"{what}: HTTP {resp.status_code}{retried}: {_message(resp.text)}")
         return resp
 
@@ -112,8 +159,10 @@ class EnaClient:
                 fields = {r["columnId"] for r in rows}
             except (ValueError, TypeError, KeyError):
                 # ENA's default answer is TSV; accept it too.
-                fields = {row.get("columnId") for row in csv.DictReader(io.StringIO(resp.text),
-                                                                         delimiter="\t")}
+                fields = {
+                    row.get("columnId")
+                    for row in csv.DictReader(io.StringIO(resp.text), delimiter="\t")
+                }
                 fields.discard(None)
             if not fields:
                 raise EnaError(f"ENA returnFields result={result}: no fields in the answer")
@@ -125,7 +174,9 @@ class EnaClient:
         available = self.return_fields(result)
         missing = [f for f in wanted if f not in available]
         if required := sorted(set(missing) & REQUIRED.get(result, set())):
-            raise EnaError(f"ENA no longer serves required {result} field(s): {', '.join(required)}")
+            raise EnaError(
+                f"ENA no longer serves required {result} field(s): {', '.join(required)}"
+            )
         if missing:
             log.warning("ENA does not serve %s field(s) %s; continuing without", result, missing)
             self.missing_fields[result] = missing
@@ -136,8 +187,14 @@ class EnaClient:
         fields = self.checked_fields(result, fields)
         size, offset, out = self.settings.page_size, 0, []
         while True:
-            params = {"result": result, "query": query, "fields": ",".join(fields),
-                      "format": "json", "limit": size, "offset": offset}
+            params = {
+                "result": result,
+                "query": query,
+                "fields": ",".join(fields),
+                "format": "json",
+                "limit": size,
+                "offset": offset,
+            }
             resp = self._get("search", params)
             page = _parse_records(resp.text, f"ENA search result={result} query={query}")
             out.extend(page)
@@ -211,4 +268,6 @@ def _validate(model, row: dict, what: str):
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(map(str, err["loc"]))
-        raise EnaError(f"ENA {what}: field {field}: {err['msg']} (got {err.get('input')!r})") from None
+        raise EnaError(
+            f"ENA {what}: field {field}: {err['msg']} (got {err.get('input')!r})"
+        ) from None

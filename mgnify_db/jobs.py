@@ -39,20 +39,29 @@ def attempts(path: Path, stage: str) -> int:
     """How many attempts of `stage` were started before (across workflow invocations)."""
     if not path.exists():
         return 0
-    return sum('"event": "started"' in ln and f'"stage": "{stage}"' in ln
-               for ln in path.read_text().splitlines())
+    return sum(
+        '"event": "started"' in ln and f'"stage": "{stage}"' in ln
+        for ln in path.read_text().splitlines()
+    )
 
 
 @contextmanager
-def job_record(path: Path, stage: str, *, mem_mb: int | None = None,
-               threads: int | None = None) -> Iterator[dict]:
+def job_record(
+    path: Path, stage: str, *, mem_mb: int | None = None, threads: int | None = None
+) -> Iterator[dict]:
     """Record `started`, then `completed` or `failed` (with a classified cause) for one attempt.
 
     Attempts are numbered across workflow invocations, so the catalogue shows every try.
     """
     attempt = attempts(path, stage) + 1
-    base = {"stage": stage, "attempt": attempt, "mem_mb": mem_mb, "threads": threads,
-            "job_id": job_id(), "host": socket.gethostname()}
+    base = {
+        "stage": stage,
+        "attempt": attempt,
+        "mem_mb": mem_mb,
+        "threads": threads,
+        "job_id": job_id(),
+        "host": socket.gethostname(),
+    }
     append_record(path, {**base, "event": "started", "time": now()})
     extra: dict = {}
     try:
@@ -63,7 +72,15 @@ def job_record(path: Path, stage: str, *, mem_mb: int | None = None,
         text = "".join(traceback.format_exception_only(e)).strip()
         code = getattr(e, "returncode", None)
         cause = classify_failure(code, f"{text}\n{extra.get('log_tail', '')}")
-        append_record(path, {**base, "event": "failed", "time": now(), "cause": str(cause),
-                             "message": text.splitlines()[-1][:500]})
+        append_record(
+            path,
+            {
+                **base,
+                "event": "failed",
+                "time": now(),
+                "cause": str(cause),
+                "message": text.splitlines()[-1][:500],
+            },
+        )
         raise
     append_record(path, {**base, "event": "completed", "time": now(), **extra})

@@ -124,7 +124,7 @@ class EnaRun(EnaRecord):
     host_scientific_name: str | None = None
 
     @property
-    def fastq_files(self) -> list["FastqFile"]:
+    def fastq_files(self) -> list[FastqFile]:
         """The run's FASTQ files, paired with their md5 and size (ENA lists them ';'-joined)."""
         urls = split_list(self.fastq_ftp)
         md5s = split_list(self.fastq_md5)

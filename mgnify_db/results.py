@@ -150,9 +150,12 @@ def _stage_status(result: dict | None, jobs: list[dict], *stages: str) -> tuple[
         if failure := stage_failure(jobs, stage):
             return Status.FAILED, f"{stage}: {failure.get('message')}"
     running = [j for j in jobs if j.get("stage") in stages and j.get("event") == "started"]
-    if running and not any(j.get("event") in {"failed", "completed"} and j.get("stage") ==
-                           running[-1]["stage"] and j.get("attempt") == running[-1].get("attempt")
-                           for j in jobs):
+    if running and not any(
+        j.get("event") in {"failed", "completed"}
+        and j.get("stage") == running[-1]["stage"]
+        and j.get("attempt") == running[-1].get("attempt")
+        for j in jobs
+    ):
         return Status.RUNNING, None
     return Status.PENDING, None
 

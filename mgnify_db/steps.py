@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 def setup_logging(log_file: str | Path | None) -> None:
     logging.basicConfig(
-        filename=log_file, level=logging.INFO, force=True,
+        filename=log_file,
+        level=logging.INFO,
+        force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -55,13 +57,18 @@ def reads_in(raw_dir: Path) -> list[Path]:
     return reads
 
 
-def qc(cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path,
-       jobs: Path) -> None:
+def qc(
+    cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, jobs: Path
+) -> None:
     with job_record(jobs, "qc", threads=threads) as extra:
         result = run_fastp(
-            reads_in(raw_dir), out_dir, threads=threads, min_reads=cfg.qc.min_reads,
+            reads_in(raw_dir),
+            out_dir,
+            threads=threads,
+            min_reads=cfg.qc.min_reads,
             max_filtered_fraction=cfg.qc.max_filtered_fraction,
-            extra_args=cfg.tools.fastp.extra, log=log_file,
+            extra_args=cfg.tools.fastp.extra,
+            log=log_file,
         )
         extra["message"] = result.reason or f"{result.reads_after} reads passed QC"
 
@@ -75,17 +82,35 @@ def qc_passed(qc_dir: Path) -> bool:
     return bool(data and data.get("passed"))
 
 
-def assemble(cfg: GlobalConfig, run: str, qc_dir: Path, contigs: Path, stats_out: Path,
-             threads: int, mem_mb: int, log_file: Path, jobs: Path) -> AssemblyStats:
+def assemble(
+    cfg: GlobalConfig,
+    run: str,
+    qc_dir: Path,
+    contigs: Path,
+    stats_out: Path,
+    threads: int,
+    mem_mb: int,
+    log_file: Path,
+    jobs: Path,
+) -> AssemblyStats:
     p = cfg.tools.megahit
     with job_record(jobs, "assembly", mem_mb=mem_mb, threads=threads) as extra:
         stats = run_megahit(
-            qc_reads(qc_dir), contigs.parent, threads=threads, mem_mb=mem_mb, k_list=p.k_list,
-            min_contig_len=p.min_contig_len, extra_args=p.extra, log=log_file, contig_prefix=run,
+            qc_reads(qc_dir),
+            contigs.parent,
+            threads=threads,
+            mem_mb=mem_mb,
+            k_list=p.k_list,
+            min_contig_len=p.min_contig_len,
+            extra_args=p.extra,
+            log=log_file,
+            contig_prefix=run,
         )
         extra["message"] = f"{stats.n_contigs} contigs, N50 {stats.n50}"
-    for produced, wanted in ((contigs.parent / "contigs.fa.gz", contigs),
-                             (contigs.parent / "assembly.json", stats_out)):
+    for produced, wanted in (
+        (contigs.parent / "contigs.fa.gz", contigs),
+        (contigs.parent / "assembly.json", stats_out),
+    ):
         if produced != wanted:
             produced.replace(wanted)
     return stats
@@ -99,12 +124,20 @@ def cds(contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, jobs: P
     return n
 
 
-def rrna(cfg: GlobalConfig, contigs: Path, gff: Path, counts: Path, threads: int,
-         log_file: Path, jobs: Path) -> dict[str, int]:
+def rrna(
+    cfg: GlobalConfig,
+    contigs: Path,
+    gff: Path,
+    counts: Path,
+    threads: int,
+    log_file: Path,
+    jobs: Path,
+) -> dict[str, int]:
     p = cfg.tools.barrnap
     with job_record(jobs, "rrna", threads=threads) as extra:
-        found = run_barrnap(contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue,
-                            log=log_file)
+        found = run_barrnap(
+            contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue, log=log_file
+        )
         write_json(counts, found)
         extra["message"] = json.dumps(found, sort_keys=True)
     return found

@@ -45,7 +45,7 @@ def mirror(demo_data):
 
 
 def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
-    """A deployed-style working dir: config/config.yaml pointing at the mirror and the demo study."""
+    """A deployed-style working dir whose config points at the mirror and the demo study."""
     import yaml
 
     cfg = {
@@ -60,11 +60,23 @@ def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
     return workdir
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1200, profile: str = "local",
-              env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = ["timeout", "-s", "INT", str(timeout), tool("snakemake"),
-           "--snakefile", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(workdir), "--profile", str(REPO / "profiles" / profile), *args]
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 1200, profile: str = "local", env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        str(timeout),
+        tool("snakemake"),
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(REPO / "profiles" / profile),
+        *args,
+    ]
     full_env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **(env or {})}
     full_env.pop("MGNIFY_ENA_PORTAL_URL", None)
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=workdir)

@@ -14,30 +14,52 @@ from mgnify_db.results import StudyPaths, write_json
 def make_study(results: Path, acc: str, n_runs: int, biome="root:Environmental:Aquatic:Marine"):
     paths = StudyPaths(results, acc)
     write_json(paths.path("study_config"), {"accession": acc, "biome": biome})
-    runs = [{"run_accession": f"ERR{acc[-1]}{i:06d}", "sample_accession": f"SAMEA{acc[-1]}{i}",
-             "library_strategy": "WGS", "library_source": "METAGENOMIC",
-             "library_layout": "PAIRED", "read_count": 10,
-             "fastq_ftp": "h/x_1.fastq.gz;h/x_2.fastq.gz", "fastq_md5": "a;b"}
-            for i in range(1, n_runs + 1)]
+    runs = [
+        {
+            "run_accession": f"ERR{acc[-1]}{i:06d}",
+            "sample_accession": f"SAMEA{acc[-1]}{i}",
+            "library_strategy": "WGS",
+            "library_source": "METAGENOMIC",
+            "library_layout": "PAIRED",
+            "read_count": 10,
+            "fastq_ftp": "h/x_1.fastq.gz;h/x_2.fastq.gz",
+            "fastq_md5": "a;b",
+        }
+        for i in range(1, n_runs + 1)
+    ]
     runs.append({**runs[0], "run_accession": f"ERR{acc[-1]}999999", "library_source": "GENOMIC"})
-    write_json(paths.path("ena"), {
-        "study": {"study_accession": acc, "secondary_study_accession": f"ERP{acc[-1]}",
-                  "study_title": f"Study {acc} of the ocean", "study_description": "about"},
-        "samples": [{"sample_accession": r["sample_accession"], "lat": 1.0} for r in runs],
-        "runs": runs,
-    })
+    write_json(
+        paths.path("ena"),
+        {
+            "study": {
+                "study_accession": acc,
+                "secondary_study_accession": f"ERP{acc[-1]}",
+                "study_title": f"Study {acc} of the ocean",
+                "study_description": "about",
+            },
+            "samples": [{"sample_accession": r["sample_accession"], "lat": 1.0} for r in runs],
+            "runs": runs,
+        },
+    )
     return paths, [r["run_accession"] for r in runs[:-1]]
 
 
 def finish_run(paths: StudyPaths, run: str, *, passed=True):
-    write_json(paths.qc_json(run), {"passed": passed, "reads_before": 100, "reads_after": 90,
-                                    "reason": None if passed else "9 reads left after QC (< 1000)"})
+    write_json(
+        paths.qc_json(run),
+        {
+            "passed": passed,
+            "reads_before": 100,
+            "reads_after": 90,
+            "reason": None if passed else "9 reads left after QC (< 1000)",
+        },
+    )
     if passed:
-        write_json(paths.path("assembly", run), {"n_contigs": 3, "n50": 1500,
-                                                 "assembler_version": "1.2.9"})
+        write_json(
+            paths.path("assembly", run), {"n_contigs": 3, "n50": 1500, "assembler_version": "1.2.9"}
+        )
         paths.path("contigs", run).write_bytes(b"x" * 10)
-        write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1,
-                                                 "rrna_16s": 1})
+        write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1, "rrna_16s": 1})
 
 
 @pytest.fixture
@@ -46,12 +68,16 @@ def results(tmp_path):
 
 
 def test_biome_lineage():
-    assert biome_path("root:Host-associated:Human:Digestive system (Gut)") == \
-        "root.host_associated.human.digestive_system_gut"
+    assert (
+        biome_path("root:Host-associated:Human:Digestive system (Gut)")
+        == "root.host_associated.human.digestive_system_gut"
+    )
     rows = biome_rows("root:Environmental:Aquatic")
     assert [(r["lineage"], r["parent"], r["depth"]) for r in rows] == [
-        ("root", None, 1), ("root:Environmental", "root", 2),
-        ("root:Environmental:Aquatic", "root:Environmental", 3)]
+        ("root", None, 1),
+        ("root:Environmental", "root", 2),
+        ("root:Environmental:Aquatic", "root:Environmental", 3),
+    ]
 
 
 def test_ledger_allocates_once(tmp_path):
@@ -72,11 +98,20 @@ def test_load_twice_changes_nothing(results, tmp_path):
     load(db, results, "PRJEB1")
     assert dump(db) == first
     status = {r["accession"]: r["status"] for r in first["runs"]}
-    assert status == {runs[0]: "completed", runs[1]: "qc_failed", runs[2]: "pending",
-                      "ERR1999999": "skipped"}
+    assert status == {
+        runs[0]: "completed",
+        runs[1]: "qc_failed",
+        runs[2]: "pending",
+        "ERR1999999": "skipped",
+    }
     (study,) = first["studies"]
-    assert (study["accession"], study["runs_total"], study["runs_skipped"],
-            study["runs_qc_failed"], study["analyses_completed"]) == ("MGYS00000001", 4, 1, 1, 1)
+    assert (
+        study["accession"],
+        study["runs_total"],
+        study["runs_skipped"],
+        study["runs_qc_failed"],
+        study["analyses_completed"],
+    ) == ("MGYS00000001", 4, 1, 1, 1)
     assert [a["accession"] for a in first["analyses"]] == ["MGYA00000001"]
     assert first["analyses"][0]["cds_count"] == 12
 
@@ -93,7 +128,9 @@ def test_accessions_stable_across_rebuild_whatever_the_order(results, tmp_path):
     load(db, results, "PRJEB2")
     before = dump(db)
     assert {s["ena_accession"]: s["accession"] for s in before["studies"]} == {
-        "PRJEB2": "MGYS00000001", "PRJEB1": "MGYS00000002"}
+        "PRJEB2": "MGYS00000001",
+        "PRJEB1": "MGYS00000002",
+    }
     rebuilt = tmp_path / "rebuilt.db"
     rebuild(rebuilt, results)  # loads PRJEB1 first; the ledger keeps the numbers
     assert dump(sqlite_utils.Database(rebuilt)) == before
@@ -103,18 +140,35 @@ def test_running_and_failed_come_from_job_records(results, tmp_path):
     paths, runs = make_study(results, "PRJEB1", 2)
     write_json(paths.qc_json(runs[0]), {"passed": True})
     jobs = paths.path("jobs", runs[0])
-    append_record(jobs / "assembly_megahit.jsonl",
-                  {"stage": "assembly", "event": "started", "attempt": 1, "time": "t1",
-                   "job_id": "42"})
+    append_record(
+        jobs / "assembly_megahit.jsonl",
+        {"stage": "assembly", "event": "started", "attempt": 1, "time": "t1", "job_id": "42"},
+    )
     db = open_db(tmp_path / "c.db")
     load(db, results, "PRJEB1")
     assert db["assemblies"].get(1)["status"] == "running"
-    append_record(jobs / "assembly_megahit.jsonl",
-                  {"stage": "assembly", "event": "failed", "attempt": 1, "time": "t2",
-                   "job_id": "42", "cause": "out_of_memory", "message": "killed"})
-    append_record(paths.path("jobs", runs[1]) / "ena_download.jsonl",
-                  {"stage": "download", "event": "failed", "attempt": 1, "time": "t3",
-                   "message": "md5 mismatch"})
+    append_record(
+        jobs / "assembly_megahit.jsonl",
+        {
+            "stage": "assembly",
+            "event": "failed",
+            "attempt": 1,
+            "time": "t2",
+            "job_id": "42",
+            "cause": "out_of_memory",
+            "message": "killed",
+        },
+    )
+    append_record(
+        paths.path("jobs", runs[1]) / "ena_download.jsonl",
+        {
+            "stage": "download",
+            "event": "failed",
+            "attempt": 1,
+            "time": "t3",
+            "message": "md5 mismatch",
+        },
+    )
     load(db, results, "PRJEB1")
     asm = db["assemblies"].get(1)
     assert (asm["status"], asm["status_reason"]) == ("failed", "assembly: killed")

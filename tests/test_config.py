@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from mgnify_db.cli import cli
-from mgnify_db.config import ConfigError, json_schemas, load_global, load_study, load_studies
+from mgnify_db.config import ConfigError, json_schemas, load_global, load_studies, load_study
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,14 +26,21 @@ def test_shipped_configs_are_valid():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("accession: PRJEB1\nbiom: root\n", "PRJEB1.yaml: biom: unknown field (did you mean biome?)"),
+        (
+            "accession: PRJEB1\nbiom: root\n",
+            "PRJEB1.yaml: biom: unknown field (did you mean biome?)",
+        ),
         ("accession: PRJEB1\n", "PRJEB1.yaml: biome: Field required"),
         ("accession: PRJEB1\nbiome: Marine\n", "PRJEB1.yaml: biome: 'Marine' is not a lineage"),
-        ("accession: PRJEB1\nbiome: root\nexclude_runs: [RUN1]\n",
-         "PRJEB1.yaml: exclude_runs: 'RUN1' is not an ENA run accession"),
+        (
+            "accession: PRJEB1\nbiome: root\nexclude_runs: [RUN1]\n",
+            "PRJEB1.yaml: exclude_runs: 'RUN1' is not an ENA run accession",
+        ),
         ("accession: PRJEB1\nbiome: root\nsample_limit: 0\n", "PRJEB1.yaml: sample_limit:"),
-        ("accession: PRJEB1\nbiome: root\nlibrary_source_policy: everything\n",
-         "PRJEB1.yaml: library_source_policy: Input should be"),
+        (
+            "accession: PRJEB1\nbiome: root\nlibrary_source_policy: everything\n",
+            "PRJEB1.yaml: library_source_policy: Input should be",
+        ),
         ("accession: [unclosed\n", "PRJEB1.yaml: line 2: not valid YAML"),
         ("accession: PRJEB2\nbiome: root\n", "accession: 'PRJEB2' differs from the file name"),
     ],
@@ -60,8 +67,17 @@ def test_cli_check_prints_one_line(tmp_path):
     studies = tmp_path / "studies"
     studies.mkdir()
     write(studies, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nanalysis: [assembly]\n")
-    res = CliRunner().invoke(cli, ["config", "check", "--config", str(REPO / "config/config.yaml"),
-                                   "--studies", str(studies)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "config",
+            "check",
+            "--config",
+            str(REPO / "config/config.yaml"),
+            "--studies",
+            str(studies),
+        ],
+    )
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [
         f"error: {studies / 'PRJEB1.yaml'}: analysis: unknown field (did you mean analyses?)"
@@ -71,4 +87,4 @@ def test_cli_check_prints_one_line(tmp_path):
 def test_schemas_in_workflow_are_generated_from_the_models():
     for name, schema in json_schemas().items():
         on_disk = json.loads((REPO / "workflow" / "schemas" / name).read_text())
-        assert on_disk == schema, f"regenerate: mgnify-db config schema --write workflow/schemas"
+        assert on_disk == schema, "regenerate: mgnify-db config schema --write workflow/schemas"

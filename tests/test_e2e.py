@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 import sqlite_utils
-
 from conftest import free_port, snakemake, tool, write_workdir
+
 from mgnify_db.catalogue import dump, rebuild
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +37,11 @@ def test_catalogue_statuses(demo_run):
     assert db["samples"].count == 3
     status = {r["accession"]: r for r in rows(db, "select * from runs")}
     assert {k: v["status"] for k, v in status.items()} == {
-        "ERR0000001": "completed", "ERR0000002": "completed", "ERR0000003": "completed",
-        "ERR0000004": "skipped", "ERR0000005": "qc_failed",
+        "ERR0000001": "completed",
+        "ERR0000002": "completed",
+        "ERR0000003": "completed",
+        "ERR0000004": "skipped",
+        "ERR0000005": "qc_failed",
     }
     assert "TRANSCRIPTOMIC" in status["ERR0000004"]["status_reason"]
     assert "< 1000" in status["ERR0000005"]["status_reason"]
@@ -84,9 +87,15 @@ def test_rebuild_gives_the_same_rows(demo_run, tmp_path):
 def test_datasette_serves_the_catalogue(demo_run):
     port = free_port()
     server = subprocess.Popen(
-        [tool("mgnify-db"), "serve", str(demo_run / "results" / "catalogue.db"),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            tool("mgnify-db"),
+            "serve",
+            str(demo_run / "results" / "catalogue.db"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}/catalogue/studies.json?_shape=array"

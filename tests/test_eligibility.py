@@ -10,11 +10,25 @@ from mgnify_db.eligibility import decide, decide_all
 from mgnify_db.models import EnaRun, ExperimentType, LibraryLayout
 
 
-def run(acc="ERR0000001", *, source="METAGENOMIC", strategy="AMPLICON", name="metagenome",
-        ftp="x/fq_1.fastq.gz;x/fq_2.fastq.gz", layout="PAIRED", sample="SAMEA1"):
-    return EnaRun(run_accession=acc, sample_accession=sample, library_source=source,
-                  library_strategy=strategy, scientific_name=name, fastq_ftp=ftp,
-                  library_layout=layout)
+def run(
+    acc="ERR0000001",
+    *,
+    source="METAGENOMIC",
+    strategy="AMPLICON",
+    name="metagenome",
+    ftp="x/fq_1.fastq.gz;x/fq_2.fastq.gz",
+    layout="PAIRED",
+    sample="SAMEA1",
+):
+    return EnaRun(
+        run_accession=acc,
+        sample_accession=sample,
+        library_source=source,
+        library_strategy=strategy,
+        scientific_name=name,
+        fastq_ftp=ftp,
+        library_layout=layout,
+    )
 
 
 STUDY = StudyConfig(accession="PRJEB1", biome="root", library_strategies=["AMPLICON"])
@@ -28,13 +42,21 @@ STUDY = StudyConfig(accession="PRJEB1", biome="root", library_strategies=["AMPLI
         (run(source="METAGENOME", name="uncultured bacteria"), False, None, []),
         (run(layout="SINGLE"), True, LibraryLayout.PAIRED, ["fq_1.fastq.gz", "fq_2.fastq.gz"]),
         (run(ftp="fq.fastq.gz"), True, LibraryLayout.SINGLE, ["fq.fastq.gz"]),
-        (run(ftp="a/fq_2.fastq.gz;a/fq_1.fastq.gz;a/fq_merged.fastq.gz;a/fq_3.fastq.gz"), True,
-         LibraryLayout.PAIRED, ["fq_1.fastq.gz", "fq_2.fastq.gz"]),
+        (
+            run(ftp="a/fq_2.fastq.gz;a/fq_1.fastq.gz;a/fq_merged.fastq.gz;a/fq_3.fastq.gz"),
+            True,
+            LibraryLayout.PAIRED,
+            ["fq_1.fastq.gz", "fq_2.fastq.gz"],
+        ),
         (run(ftp="fq_2.fastq.gz"), False, None, []),
         (run(ftp="fq_2.fastq.gz", layout="SINGLE"), False, None, []),
         (run(ftp=""), False, None, []),
-        (run(ftp="fq.fastq.gz;fq_2.fastq.gz;fq_1.fastq.gz"), True, LibraryLayout.PAIRED,
-         ["fq_1.fastq.gz", "fq_2.fastq.gz"]),
+        (
+            run(ftp="fq.fastq.gz;fq_2.fastq.gz;fq_1.fastq.gz"),
+            True,
+            LibraryLayout.PAIRED,
+            ["fq_1.fastq.gz", "fq_2.fastq.gz"],
+        ),
     ],
 )
 def test_eligibility_cases(record, eligible, layout, files):
@@ -67,13 +89,18 @@ def test_strategy_policies_and_experiment_types():
 
 def test_run_lists_and_sample_limit():
     runs = [run(f"ERR000000{i}", strategy="WGS", sample=f"SAMEA{i % 3}") for i in range(1, 7)]
-    study = StudyConfig(accession="PRJEB1", biome="root", exclude_runs=["ERR0000002"],
-                        sample_limit=2)
+    study = StudyConfig(
+        accession="PRJEB1", biome="root", exclude_runs=["ERR0000002"], sample_limit=2
+    )
     by_run = {d.run_accession: d for d in decide_all(runs, study)}
     assert by_run["ERR0000002"].reason == "in exclude_runs"
     # samples SAMEA0 and SAMEA1 are kept (first two by accession); SAMEA2 is beyond the limit
     assert by_run["ERR0000005"].reason == "beyond sample_limit 2"
-    assert {r for r, d in by_run.items() if d.eligible} == {"ERR0000001", "ERR0000003",
-                                                            "ERR0000004", "ERR0000006"}
+    assert {r for r, d in by_run.items() if d.eligible} == {
+        "ERR0000001",
+        "ERR0000003",
+        "ERR0000004",
+        "ERR0000006",
+    }
     only = StudyConfig(accession="PRJEB1", biome="root", include_runs=["ERR0000003"])
     assert [d.run_accession for d in decide_all(runs, only) if d.eligible] == ["ERR0000003"]

@@ -25,16 +25,40 @@ def data_dir(tmp_path_factory) -> Path:
     payload = gzip.compress(b"@r1\nACGT\n+\nIIII\n" * 100, mtime=0)
     (fq / "ERR0000001_1.fastq.gz").write_bytes(payload)
     md5 = hashlib.md5(payload).hexdigest()
-    study = {"study_accession": "PRJEB9", "secondary_study_accession": "ERP9",
-             "study_title": "Test study", "study_description": "x", "center_name": "C"}
-    samples = [{"sample_accession": f"SAMEA{i}", "sample_title": f"s{i}", "lat": "1.5",
-                "lon": "-2", "collection_date": "2020-01-01"} for i in range(5)]
-    runs = [{"run_accession": f"ERR{i:07d}", "sample_accession": f"SAMEA{i % 5}",
-             "study_accession": "PRJEB9", "secondary_study_accession": "ERP9",
-             "library_strategy": "WGS", "library_source": "METAGENOMIC",
-             "library_layout": "SINGLE", "read_count": "100", "base_count": "400",
-             "fastq_ftp": "{mirror}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz",
-             "fastq_md5": md5, "fastq_bytes": str(len(payload))} for i in range(1, N_RUNS + 1)]
+    study = {
+        "study_accession": "PRJEB9",
+        "secondary_study_accession": "ERP9",
+        "study_title": "Test study",
+        "study_description": "x",
+        "center_name": "C",
+    }
+    samples = [
+        {
+            "sample_accession": f"SAMEA{i}",
+            "sample_title": f"s{i}",
+            "lat": "1.5",
+            "lon": "-2",
+            "collection_date": "2020-01-01",
+        }
+        for i in range(5)
+    ]
+    runs = [
+        {
+            "run_accession": f"ERR{i:07d}",
+            "sample_accession": f"SAMEA{i % 5}",
+            "study_accession": "PRJEB9",
+            "secondary_study_accession": "ERP9",
+            "library_strategy": "WGS",
+            "library_source": "METAGENOMIC",
+            "library_layout": "SINGLE",
+            "read_count": "100",
+            "base_count": "400",
+            "fastq_ftp": "{mirror}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz",
+            "fastq_md5": md5,
+            "fastq_bytes": str(len(payload)),
+        }
+        for i in range(1, N_RUNS + 1)
+    ]
     for name, rows in (("study", [study]), ("sample", samples), ("read_run", runs)):
         (d / "portal" / f"{name}.json").write_text(json.dumps(rows))
     return d
@@ -47,8 +71,14 @@ def server(data_dir):
 
 
 def settings(server, **kw) -> EnaSettings:
-    base = dict(portal_url=server.portal_url, download_scheme="http", retries=3,
-                backoff_seconds=0.01, timeout_seconds=5, page_size=10)
+    base = dict(
+        portal_url=server.portal_url,
+        download_scheme="http",
+        retries=3,
+        backoff_seconds=0.01,
+        timeout_seconds=5,
+        page_size=10,
+    )
     return EnaSettings(**(base | kw))
 
 
@@ -103,8 +133,10 @@ def test_field_check_names_missing_fields(data_dir, tmp_path):
 
     d = tmp_path / "ena"
     shutil.copytree(data_dir, d)
-    fields = {"study": ["study_accession", "secondary_study_accession", "study_title"],
-              "read_run": ["run_accession", "sample_accession"]}
+    fields = {
+        "study": ["study_accession", "secondary_study_accession", "study_title"],
+        "read_run": ["run_accession", "sample_accession"],
+    }
     (d / "portal" / "return_fields.json").write_text(json.dumps(fields))
     with MirrorServer(d, port=0) as m:
         client = EnaClient(settings(m))
@@ -126,8 +158,11 @@ def test_download_verifies_md5_and_retries(server, tmp_path):
 
 
 def test_download_mismatch_never_leaves_a_file(server, tmp_path):
-    bad = FastqFile(url=f"{server.address}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz",
-                    md5="0" * 32, bytes=None)
+    bad = FastqFile(
+        url=f"{server.address}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz",
+        md5="0" * 32,
+        bytes=None,
+    )
     dest = tmp_path / "x.fastq.gz"
     with pytest.raises(DownloadError, match="md5 .* != ENA's 0000"):
         fetch_file(bad, dest, settings(server, download_attempts=2))

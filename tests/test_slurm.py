@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -87,7 +86,7 @@ rule hungry:
     resources: mem_mb=mem_mb(400), runtime=5
     shell:
         "{python} -c 'import time; b = b\\"x\\" * (700 * 2**20); time.sleep(2)' && "
-        "echo $SLURM_JOB_ID ${{{{SLURM_MEM_PER_NODE:-}}}} > {{output}}"
+        "echo $SLURM_JOB_ID {{resources.mem_mb}} > {{output}}"
 
 
 rule broken:
@@ -128,9 +127,9 @@ def _split(path: Path) -> tuple[list[FailureRecord], list[MemoryDecision]]:
     )
 
 
-def _sacct_state(job_id: str) -> str:
+def _sacct(job_id: str, field: str = "state") -> str:
     out = subprocess.run(
-        ["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "state"], capture_output=True, text=True
+        ["sacct", "-j", job_id, "-X", "-n", "-P", "-o", field], capture_output=True, text=True
     )
     return out.stdout.strip()
 
@@ -140,8 +139,10 @@ def test_oom_kill_is_retried_with_more_memory(toy_run):
     # "broken" fails for good, so snakemake fails; keep-going let "hungry" finish anyway.
     assert proc.returncode == 1, log
     output = (work / "results" / "hungry" / "a.txt").read_text().split()
-    assert output[1:] == ["1200"], log  # SLURM_MEM_PER_NODE of the successful job
+    assert output[1:] == ["1200"], log  # mem_mb of the successful job
     success_job = output[0]
+    # ($SLURM_MEM_PER_NODE is not set inside the plugin's srun step; ask Slurm instead)
+    assert _sacct(success_job, "reqmem") == "1200M"
 
     failures, decisions = _split(work / "results" / "failures" / "hungry" / "a.jsonl")
     assert [(d.attempt, d.mem_mb, d.oom_failures) for d in decisions] == [
@@ -159,8 +160,8 @@ def test_oom_kill_is_retried_with_more_memory(toy_run):
     assert oom.job_id and oom.job_id != success_job
     assert Path(work / oom.log) == slurm_logdir / "rule_hungry" / "a" / f"{oom.job_id}.log"
     # Slurm's own view: OverMemoryKill ends the job FAILED (never OUT_OF_MEMORY without cgroups)
-    assert _sacct_state(oom.job_id) == "FAILED"
-    assert _sacct_state(success_job) == "COMPLETED"
+    assert _sacct(oom.job_id) == "FAILED"
+    assert _sacct(success_job) == "COMPLETED"
 
 
 def test_other_failure_keeps_memory(toy_run):
