@@ -168,18 +168,14 @@ def rrna_counts(hits: Iterable[RrnaHit]) -> dict[str, int]:
 
 
 def _plain_fasta(contigs: Path, tmp_dir: Path) -> Path | None:
-    """An uncompressed copy (or `contigs` itself) for barrnap; None if it holds no sequence."""
+    """An uncompressed copy in `tmp_dir` for barrnap; None if it holds no sequence."""
     has_seq = False
-    if contigs.suffix == ".gz":
-        target = tmp_dir / "contigs.fa"
-        with open_text(contigs) as fin, open(target, "w") as fout:
-            for line in fin:
-                has_seq = has_seq or bool(line.strip() and not line.startswith(">"))
-                fout.write(line)
-        return target if has_seq else None
-    with open(contigs) as fh:
-        has_seq = any(line.strip() and not line.startswith(">") for line in fh)
-    return contigs if has_seq else None
+    target = tmp_dir / "contigs.fa"
+    with open_text(contigs) as fin, open(target, "w") as fout:
+        for line in fin:
+            has_seq = has_seq or bool(line.strip() and not line.startswith(">"))
+            fout.write(line)
+    return target if has_seq else None
 
 
 @lru_cache
@@ -215,7 +211,10 @@ def run_barrnap(
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     hits: list[RrnaHit] = []
-    with tempfile.TemporaryDirectory(dir=gff_out.parent, prefix=".barrnap.") as tmp:
+    # barrnap 0.9 aborts ("nhmmer failed to run") when any line of nhmmer's output matches
+    # /fail|error/i, and that output echoes the working dir and the FASTA path: a project dir
+    # called e.g. "test_failed_run" breaks it. So it runs in a system temp dir, on a copy there.
+    with tempfile.TemporaryDirectory(prefix="mgnify-barrnap.") as tmp:
         tmp_dir = Path(tmp)
         fasta = _plain_fasta(contigs, tmp_dir)
         if fasta is None:
@@ -224,7 +223,8 @@ def run_barrnap(
         opts = ["--threads", str(max(1, threads)), "--evalue", f"{evalue:g}", "--quiet"]
         for kingdom in kingdoms if fasta else ():
             raw = tmp_dir / f"{kingdom}.gff"
-            run_logged(["barrnap", "--kingdom", kingdom, *opts, str(fasta)], log, stdout=raw)
+            cmd = ["barrnap", "--kingdom", kingdom, *opts, fasta.name]
+            run_logged(cmd, log.resolve(), stdout=raw, cwd=tmp_dir)
             hits += parse_barrnap_gff(raw, kingdom)
     merged = merge_rrna_hits(hits)
     tmp_out = temp_path(gff_out)

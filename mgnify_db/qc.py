@@ -30,7 +30,9 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
         return "(no log)"
 
 
-def run_logged(cmd: Sequence[str], log: Path, *, stdout: Path | None = None) -> None:
+def run_logged(
+    cmd: Sequence[str], log: Path, *, stdout: Path | None = None, cwd: Path | None = None
+) -> None:
     """Run `cmd`, appending the command line and its stderr (and stdout unless `stdout`) to `log`.
 
     Raises ToolError with the log tail if the tool is missing or exits non-zero.
@@ -42,10 +44,10 @@ def run_logged(cmd: Sequence[str], log: Path, *, stdout: Path | None = None) -> 
         err.flush()
         try:
             if stdout is None:
-                rc = subprocess.run(cmd, stdout=err, stderr=err).returncode
+                rc = subprocess.run(cmd, stdout=err, stderr=err, cwd=cwd).returncode
             else:
                 with open(stdout, "w") as out:
-                    rc = subprocess.run(cmd, stdout=out, stderr=err).returncode
+                    rc = subprocess.run(cmd, stdout=out, stderr=err, cwd=cwd).returncode
         except FileNotFoundError as exc:
             raise ToolError(f"{cmd[0]} not found on PATH") from exc
     if rc != 0:

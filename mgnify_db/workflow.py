@@ -76,3 +76,26 @@ def memory_mb(cfg: GlobalConfig, rule: str, attempt: int, jobs_file: Path) -> in
 
     base = resource(cfg, rule, "mem_mb")
     return memory_for_attempt(base, attempt, jobs_file)
+
+
+def load_studies_into_catalogue(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None:
+    """Best-effort load of every study that has results; never raises (used in `onerror`)."""
+    import sys
+
+    from .catalogue import load, open_db
+    from .results import StudyPaths
+
+    results = Path(cfg.results_dir)
+    for study in studies:
+        paths = StudyPaths(results, study)
+        if not (paths.path("ena").exists() and paths.path("study_config").exists()):
+            continue
+        try:
+            db = open_db(cfg.catalogue_path)
+            try:
+                counts = load(db, results, study)
+            finally:
+                db.close()
+            print(f"catalogue: reloaded {study} after the failure: {counts}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 - must not mask the workflow's own error
+            print(f"catalogue: could not reload {study}: {e}", file=sys.stderr)

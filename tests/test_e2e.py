@@ -115,3 +115,42 @@ def test_datasette_serves_the_catalogue(demo_run):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "PRJEB00001.yaml").write_text(
+        "accession: PRJEB00001\nbiome: root:Environmental:Aquatic:Marine\n"
+        "include_runs: [ERR0000003, ERR0000005]\n"
+    )
+    workdir = write_workdir(tmp_path / "work", mirror.portal_url, studies_dir=str(studies))
+    mirror.add_fault(status=404, count=1000, path_prefix="/vol1/fastq/ERR000/ERR0000003/")
+    try:
+        proc = snakemake(workdir)
+    finally:
+        mirror.clear_faults()
+    assert proc.returncode != 0
+    db = sqlite_utils.Database(workdir / "results" / "catalogue.db")
+    runs = {r["accession"]: r for r in rows(db, "select * from runs")}
+    assert runs["ERR0000003"]["status"] == "failed"
+    assert "HTTP 404" in runs["ERR0000003"]["status_reason"]
+    assert runs["ERR0000005"]["status"] == "qc_failed"  # the other run went on (keep-going)
+    assert runs["ERR0000001"]["status"] == "skipped"
+
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["accession"]: r for r in rows(db, "select * from runs")}
+    assert runs["ERR0000003"]["status"] == "completed"
+    downloads = rows(
+        db,
+        "select event, attempt from events where run = 'ERR0000003' "
+        "and stage = 'download' order by time, attempt, event desc",
+    )
+    assert downloads == [
+        {"event": "started", "attempt": 1},
+        {"event": "failed", "attempt": 1},
+        {"event": "started", "attempt": 2},
+        {"event": "completed", "attempt": 2},
+    ]
+    assert db["analyses"].count == 1 and db["studies"].count == 1
