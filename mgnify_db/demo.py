@@ -455,7 +455,7 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
     coverage is multiplied by ``scale``; fixed read counts are not). Builds beside ``out_dir`` and
     renames, so an interrupted build never looks complete.
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).absolute()  # ART runs in a work dir: relative paths would break
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     spec = load_spec()
@@ -463,7 +463,7 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
     if _is_complete(out_dir, stamp_hash):
         return out_dir
     started = time.monotonic()
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir).absolute() if cache_dir else default_cache_dir()
     genome_files = {key: fetch_genome(g, cache) for key, g in spec.genomes.items()}
     if shutil.which("art_illumina") is None:
         raise DemoBuildError(

@@ -636,12 +636,16 @@ def memory_resource(
     failures: str | Callable[..., str | Path],
     slurm_log_dir: str | Path | None = None,
     policy: MemoryPolicy | None = None,
+    record: bool | Callable[[], bool] = True,
 ) -> Callable[..., int]:
     """A ``mem_mb`` callable for a rule's ``resources:``.
 
     ``base_mb``: MB, or a function of the wildcards. ``failures``: a path pattern formatted with
     the wildcards (``"results/{sample}/megahit.failures.jsonl"``) or a function of the wildcards.
-    The rule name comes from Snakemake (``rulename``).
+    The rule name comes from Snakemake (``rulename``). ``record``: write decision lines; pass
+    ``lambda: not workflow.dryrun`` in a Snakefile so that ``snakemake -n`` writes nothing
+    (Snakemake evaluates resources during dry-runs too). Failures found in Slurm logs are
+    always recorded.
     """
 
     def mem_mb(wildcards, attempt, rulename=None):
@@ -656,6 +660,7 @@ def memory_resource(
             rule=rulename,
             wildcards=wc,
             policy=policy,
+            record=record() if callable(record) else record,
         )
 
     return mem_mb

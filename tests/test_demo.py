@@ -146,3 +146,10 @@ def test_missing_spec_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setattr(demo, "SPEC_DIR", tmp_path / "nowhere")
     with pytest.raises(DemoBuildError, match="demo/ena"):
         build_demo(tmp_path / "out")
+
+
+def test_build_with_a_relative_path(tmp_path, monkeypatch, cache_dir):
+    monkeypatch.chdir(tmp_path)
+    out = build_demo(Path("rel") / "ena", cache_dir=cache_dir, scale=0.05)
+    assert (tmp_path / "rel" / "ena" / "portal" / "read_run.json").exists()
+    assert out.is_absolute()

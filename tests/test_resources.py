@@ -488,6 +488,10 @@ def test_memory_resource_callable(tmp_path):
     assert _decisions(path)[-1].rule == "big"
     assert func(Wildcards(study="ERP1", run="ERR9"), 1, rulename="big") == 800
 
+    dry = memory_resource(400, failures=str(tmp_path / "dry.jsonl"), record=lambda: False)
+    assert dry(Wildcards(), 1, rulename="big") == 400
+    assert not (tmp_path / "dry.jsonl").exists()
+
 
 # -------------------------------------------------------------------------- local tool runs
 
