@@ -190,6 +190,18 @@ def catalogue_status(db_path: Path):
             click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
 
 
+@cli.command()
+@results_option
+def timings(results: Path):
+    """Wall time and peak memory per rule, from the workflow's benchmark files."""
+    from .timings import format_timings, rule_timings
+
+    bench = results / "benchmarks"
+    if not bench.is_dir():
+        fail(f"{bench}: no benchmark files yet")
+    click.echo(format_timings(rule_timings(bench)))
+
+
 # --- Datasette --------------------------------------------------------------------------------
 @cli.command()
 @click.argument("db_path", type=click.Path(path_type=Path), default=Path("results/catalogue.db"))

@@ -20,7 +20,11 @@ Records (one JSON object per line, ``kind`` = ``failure`` or ``decision``)::
     {"kind": "failure", "time": "...", "attempt": 1, "cause": "out_of_memory", "mem_mb": 400,
      "job_id": "17", "source": "slurm_log", "log": ".../17.log", "message": "...exceeded memory..."}
     {"kind": "decision", "time": "...", "attempt": 2, "mem_mb": 600, "base_mb": 400,
-     "oom_failures": 1, "capped": false, "reason": "1 out-of-memory failure(s): 400 MB x 1.5^1"}
+     "oom_failures": 1, "capped": false, "rule": "assembly_megahit", "wildcards": {...},
+     "reason": "attempt 2: 1 out-of-memory failure(s): 400 MB x 1.5^1"}
+
+A failure nobody recorded (a plain ``shell:`` rule killed by the kernel outside Slurm) counts as
+"not out of memory": the retry keeps the memory.
 
 Where the plugin (2.8.0) writes its logs: ``<logdir>/rule_<rule>/<wildcards>/<jobid>.log``,
 ``<wildcards>`` being the wildcard *values* joined with ``_`` (``/`` replaced by ``_``), empty for
@@ -31,9 +35,13 @@ successful jobs are deleted unless ``slurm-keep-successful-logs`` is set.
 Usage in a rule (``rulename``, ``wildcards`` and ``attempt`` are passed by Snakemake by name)::
 
     resources:
-        mem_mb=memory_resource(lambda wc: start_memory(POLICY, "megahit", biome(wc), bases(wc)),
-                               failures="results/assembly/{sample}/megahit.failures.jsonl",
-                               slurm_log_dir="results/.slurm_logs", policy=POLICY),
+        mem_mb=memory_resource(
+            lambda wc: start_memory(POLICY, "megahit", biome(wc), bases(wc)),
+            failures="results/assembly/{study}/{run}/megahit.failures.jsonl",
+            slurm_log_dir="results/logs/slurm",  # = slurm-logdir of profiles/slurm
+            policy=POLICY,
+            record=lambda: not workflow.dryrun,  # `snakemake -n` writes no decisions
+        ),
 """
 
 from __future__ import annotations

@@ -68,10 +68,15 @@ def test_catalogue_statuses(demo_run):
     assert {e["stage"] for e in events} >= {"download", "qc", "assembly", "cds", "rrna"}
 
 
-def test_rerun_does_nothing_and_loads_nothing_twice(demo_run):
+def test_rerun_does_nothing_and_loads_nothing_twice(demo_run, demo_data):
+    from mgnify_db.mirror import MirrorServer
+
     db_path = demo_run / "results" / "catalogue.db"
     before = dump(sqlite_utils.Database(db_path))
-    proc = snakemake(demo_run)
+    # the same ENA on another port (as each demo run gets) must not make anything re-run
+    with MirrorServer(demo_data, port=0) as other:
+        write_workdir(demo_run, other.portal_url)
+        proc = snakemake(demo_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
     assert dump(sqlite_utils.Database(db_path)) == before
@@ -154,3 +159,19 @@ def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
         {"event": "completed", "attempt": 2},
     ]
     assert db["analyses"].count == 1 and db["studies"].count == 1
+
+
+def test_every_tool_rule_has_benchmarks(demo_run):
+    from mgnify_db.timings import rule_timings
+
+    timings = {t.rule: t for t in rule_timings(demo_run / "results" / "benchmarks")}
+    assert set(timings) == {
+        "ena_metadata",
+        "ena_download",
+        "qc_fastp",
+        "assembly_megahit",
+        "analysis_cds",
+        "analysis_rrna",
+    }
+    assert timings["ena_download"].jobs == 4 and timings["assembly_megahit"].jobs == 3
+    assert all(t.total_s > 0 for t in timings.values())

@@ -1,4 +1,5 @@
 # ENA: the study's metadata (a checkpoint: the runs are known only afterwards) and its reads.
+# The metadata is fetched once; `--forcerun ena_metadata` refreshes it.
 
 
 rule study_config:
@@ -18,8 +19,6 @@ rule study_config:
 checkpoint ena_metadata:
     output:
         P("ena"),
-    params:
-        portal_url=CFG.ena.portal_url,
     log:
         f"{LOGS}/ena_metadata/{{study}}.log",
     benchmark:
@@ -36,7 +35,9 @@ checkpoint ena_metadata:
 
 rule ena_download:
     input:
-        ena=P("ena"),
+        # ancient: refreshing the metadata (--forcerun ena_metadata) re-downloads a run only if
+        # its files changed in ENA (the fastq param: urls, md5s, sizes).
+        ena=ancient(P("ena")),
     output:
         raw=directory(P("raw")),
     params:
