@@ -10,10 +10,12 @@ import re
 from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .resources import MemoryPolicy
 
 STUDY_ACCESSION = re.compile(r"^(PRJ[EDN][A-Z]\d+|[EDS]RP\d{6,})$")
 RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")
@@ -104,6 +106,25 @@ class Threads(Strict):
     rrna: Annotated[int, Field(ge=1)] = 2
 
 
+# Start memory per assembler x biome (longest matching lineage prefix wins), as MGnify's heuristic;
+# plus MB per Gbase of the run's reads. MEGAHIT's need grows with distinct k-mers, i.e. with
+# community complexity (soil > marine > gut) and depth.
+DEFAULT_MEMORY = MemoryPolicy(
+    start_mb={
+        "megahit": {
+            "root": 2000,
+            "root:Host-associated": 2000,
+            "root:Environmental:Aquatic": 3000,
+            "root:Environmental:Terrestrial": 6000,
+            "root:Environmental:Terrestrial:Soil": 8000,
+            "root:Engineered:Wastewater": 4000,
+        }
+    },
+    per_gbase_mb=1000,
+    growth=1.5,
+)
+
+
 class GlobalConfig(Strict):
     """`config/config.yaml`."""
 
@@ -114,8 +135,12 @@ class GlobalConfig(Strict):
     qc: QcGate = QcGate()
     tools: Tools = Tools()
     threads: Threads = Threads()
-    # Free-form until the Slurm issue gives it a model: per-rule start memory and runtime.
-    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    resources: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="rule -> {mem_mb, runtime}: start memory and minutes"
+    )
+    memory: MemoryPolicy = Field(
+        default_factory=lambda: DEFAULT_MEMORY, description="assembly memory heuristic and growth"
+    )
 
     @field_validator("catalogue")
     @classmethod
@@ -146,6 +171,9 @@ class StudyConfig(Strict):
     exclude_runs: list[str] = Field(default_factory=list)
     sample_limit: Annotated[int, Field(ge=1)] | None = None
     is_private: bool = False
+    assembly_mem_mb: Annotated[int, Field(ge=300)] | None = Field(
+        None, description="start memory of this study's assemblies (overrides the heuristic)"
+    )
 
     @field_validator("accession")
     @classmethod

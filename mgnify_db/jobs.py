@@ -12,12 +12,13 @@ import socket
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def append_record(path: Path, record: dict) -> None:
@@ -45,15 +46,31 @@ def attempts(path: Path, stage: str) -> int:
     )
 
 
+@dataclass
+class Job:
+    """Who is running: the job record file and the attempt's resources (from Snakemake)."""
+
+    records: Path
+    attempt: int | None = None
+    mem_mb: int | None = None
+    threads: int | None = None
+
+    @classmethod
+    def of(cls, smk) -> Job:
+        """From a rule script's `snakemake` object (params.jobs, resources.attempt/mem_mb)."""
+        res = smk.resources
+        return cls(Path(smk.params.jobs), res.get("attempt"), res.get("mem_mb"), smk.threads)
+
+
 @contextmanager
-def job_record(
-    path: Path, stage: str, *, mem_mb: int | None = None, threads: int | None = None
-) -> Iterator[dict]:
+def job_record(job: Job, stage: str) -> Iterator[dict]:
     """Record `started`, then `completed` or `failed` (with a classified cause) for one attempt.
 
-    Attempts are numbered across workflow invocations, so the catalogue shows every try.
+    The attempt is Snakemake's (it restarts at 1 in each workflow invocation); without one,
+    attempts are counted from the records.
     """
-    attempt = attempts(path, stage) + 1
+    path, mem_mb, threads = job.records, job.mem_mb, job.threads
+    attempt = job.attempt or attempts(path, stage) + 1
     base = {
         "stage": stage,
         "attempt": attempt,

@@ -76,6 +76,7 @@ __all__ = [
     "record_failure",
     "run_with_failure_record",
     "scan_slurm_logs",
+    "slurm_log_failure",
     "slurm_wildcard_str",
     "start_memory",
 ]
@@ -454,6 +455,31 @@ def find_slurm_logs(
             except FileNotFoundError:  # deleted by the plugin meanwhile
                 continue
     return sorted(found.values(), key=lambda log: _job_id_key(log.job_id))
+
+
+def slurm_log_failure(
+    slurm_log_dir: Path, rule: str, wildcards: Mapping[str, Any] | None, job_id: str
+) -> FailureRecord | None:
+    """What the Slurm log of job ``job_id`` says about its failure (None: no failure seen).
+
+    Read-only: for the catalogue, which must show a job killed by OverMemoryKill as failed.
+    """
+    for log in find_slurm_logs(slurm_log_dir, rule, wildcards):
+        if log.job_id == job_id:
+            text = _read_tail(log.path)
+            cause = failed_log_cause(text)
+            if cause is None:
+                return None
+            when = datetime.fromtimestamp(log.mtime, UTC).isoformat(timespec="microseconds")
+            return FailureRecord(
+                time=when,
+                cause=cause,
+                job_id=job_id,
+                source="slurm_log",
+                log=str(log.path),
+                message=_evidence(text, cause)[:MESSAGE_MAX_CHARS],
+            )
+    return None
 
 
 def _mentions_wildcards(path: Path, wildcards: Mapping[str, str]) -> bool:

@@ -34,6 +34,8 @@ PATTERNS = {
     "study_jobs": "{results}/studies/{study}/jobs",
     "loaded_study": "{results}/studies/{study}/loaded/study.json",
     "loaded_run": "{results}/studies/{study}/loaded/{run}.json",
+    # the Slurm plugin's job logs: profiles/slurm sets `slurm-logdir` to this
+    "slurm_logs": "{results}/logs/slurm",
     "log": "{results}/logs/{rule}/{study}/{run}.log",
     "benchmark": "{results}/benchmarks/{rule}/{study}/{run}.tsv",
 }
@@ -73,21 +75,97 @@ def write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
-def job_records(jobs_dir: Path) -> list[dict]:
-    """Job records (`<rule>.jsonl`, one line per attempt event) written by the rule scripts.
+RULE_STAGE = {
+    "ena_download": "download",
+    "qc_fastp": "qc",
+    "assembly_megahit": "assembly",
+    "analysis_cds": "cds",
+    "analysis_rrna": "rrna",
+}
 
-    `<rule>.memory.jsonl` files hold the memory decisions (mgnify_db.resources), read elsewhere.
-    """
+
+def _jsonl(path: Path) -> list[dict]:
     out = []
-    files = sorted(jobs_dir.glob("*.jsonl")) if jobs_dir.is_dir() else []
-    for f in (f for f in files if f.name.count(".") == 1):
-        for line in f.read_text().splitlines():
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue  # a line cut by a kill is not an event
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a kill is not an event
     return out
+
+
+def job_records(
+    jobs_dir: Path, slurm_logs: Path | None = None, wildcards: dict | None = None
+) -> list[dict]:
+    """Every attempt event of a run's jobs, oldest first.
+
+    From `<rule>.jsonl` (written by the job: started, completed, failed), `<rule>.memory.jsonl`
+    (mgnify_db.resources: memory decisions, failures found in Slurm logs) and, for a job that
+    started and never ended, its Slurm log: OverMemoryKill leaves its message only there.
+    """
+    out: list[dict] = []
+    for rule, stage in RULE_STAGE.items():
+        own = _jsonl(jobs_dir / f"{rule}.jsonl")
+        ended = {r.get("job_id") for r in own if r.get("event") == "failed" and r.get("job_id")}
+        extra = []
+        for rec in _jsonl(jobs_dir / f"{rule}.memory.jsonl"):
+            common = {
+                "stage": stage,
+                "attempt": rec.get("attempt"),
+                "time": rec.get("time"),
+                "mem_mb": rec.get("mem_mb"),
+                "job_id": rec.get("job_id"),
+            }
+            if rec.get("kind") == "decision":
+                extra.append({**common, "event": "memory", "message": rec.get("reason")})
+            elif rec.get("job_id") not in ended:
+                ended.add(rec.get("job_id"))
+                extra.append(
+                    {
+                        **common,
+                        "event": "failed",
+                        "cause": rec.get("cause"),
+                        "message": rec.get("message"),
+                    }
+                )
+        records = sorted(own + extra, key=lambda r: r.get("time") or "")
+        last = next((r for r in reversed(records) if r.get("event") != "memory"), None)
+        if (
+            slurm_logs
+            and last
+            and last.get("event") == "started"
+            and last.get("job_id")
+            and last["job_id"] not in ended
+        ):
+            if killed := _slurm_failure(slurm_logs, rule, wildcards or {}, last):
+                records.append(killed)
+        out += records
+    return sorted(out, key=lambda r: r.get("time") or "")
+
+
+def _slurm_failure(slurm_logs: Path, rule: str, wildcards: dict, started: dict) -> dict | None:
+    """A failure event for a job whose Slurm log says it failed (read-only)."""
+    from .resources import _evidence, _read_tail, failed_log_cause, find_slurm_logs
+
+    for log in find_slurm_logs(slurm_logs, rule, wildcards):
+        if log.job_id != started["job_id"]:
+            continue
+        text = _read_tail(log.path)
+        if (cause := failed_log_cause(text)) is not None:
+            return {
+                **started,
+                "event": "failed",
+                "cause": str(cause),
+                "message": _evidence(text, cause)[:500],
+                "time": _mtime_iso(log.path),
+            }
+    return None
+
+
+def _mtime_iso(path: Path) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="microseconds")
 
 
 def stage_failure(jobs: list[dict], stage: str) -> dict | None:
@@ -119,7 +197,11 @@ def run_state(paths: StudyPaths, decision: Decision) -> RunState:
     run = decision.run_accession
     if not decision.eligible:
         return RunState(run, decision, Status.SKIPPED, decision.reason)
-    jobs = job_records(paths.path("jobs", run))
+    jobs = job_records(
+        paths.path("jobs", run),
+        paths.results / "logs" / "slurm",
+        {"study": paths.study, "run": run},
+    )
     qc = read_json(paths.qc_json(run))
     state = RunState(run, decision, Status.PENDING, qc=qc, jobs=jobs)
     if qc is None:

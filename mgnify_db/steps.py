@@ -12,7 +12,7 @@ from .catalogue import load, open_db
 from .config import GlobalConfig, StudyConfig
 from .download import fetch_run
 from .ena import EnaClient, fetch_study_metadata
-from .jobs import job_record
+from .jobs import Job, job_record
 from .models import FastqFile
 from .qc import run_fastp
 from .results import read_json, write_json
@@ -39,11 +39,11 @@ def ena_metadata(cfg: GlobalConfig, accession: str, out: Path) -> None:
     write_json(out, meta.model_dump(mode="json"))
 
 
-def download(cfg: GlobalConfig, run: str, fastq: list[dict], out_dir: Path, jobs: Path) -> None:
+def download(cfg: GlobalConfig, run: str, fastq: list[dict], out_dir: Path, job: Job) -> None:
     files = [FastqFile.model_validate(f) for f in fastq]
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)  # kept across attempts: not a Snakemake output
-    with job_record(jobs, "download"):
+    with job_record(job, "download"):
         fetch_run(files, [tmp / f.name for f in files], cfg.ena)
         tmp.replace(out_dir)
     log.info("%s: downloaded %s", run, [f.name for f in files])
@@ -58,9 +58,9 @@ def reads_in(raw_dir: Path) -> list[Path]:
 
 
 def qc(
-    cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, jobs: Path
+    cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, job: Job
 ) -> None:
-    with job_record(jobs, "qc", threads=threads) as extra:
+    with job_record(job, "qc") as extra:
         result = run_fastp(
             reads_in(raw_dir),
             out_dir,
@@ -91,10 +91,10 @@ def assemble(
     threads: int,
     mem_mb: int,
     log_file: Path,
-    jobs: Path,
+    job: Job,
 ) -> AssemblyStats:
     p = cfg.tools.megahit
-    with job_record(jobs, "assembly", mem_mb=mem_mb, threads=threads) as extra:
+    with job_record(job, "assembly") as extra:
         stats = run_megahit(
             qc_reads(qc_dir),
             contigs.parent,
@@ -116,8 +116,8 @@ def assemble(
     return stats
 
 
-def cds(contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, jobs: Path) -> int:
-    with job_record(jobs, "cds", threads=threads) as extra:
+def cds(contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, job: Job) -> int:
+    with job_record(job, "cds") as extra:
         n = predict_cds(contigs, faa, gff, threads=threads)
         write_json(counts, {"cds_count": n})
         extra["message"] = f"{n} CDS"
@@ -131,10 +131,10 @@ def rrna(
     counts: Path,
     threads: int,
     log_file: Path,
-    jobs: Path,
+    job: Job,
 ) -> dict[str, int]:
     p = cfg.tools.barrnap
-    with job_record(jobs, "rrna", threads=threads) as extra:
+    with job_record(job, "rrna") as extra:
         found = run_barrnap(
             contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue, log=log_file
         )

@@ -10,6 +10,7 @@ from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_gl
 from .config import load_studies as load_studies_dir
 from .eligibility import Decision, decide_all
 from .ena import StudyMetadata
+from .resources import memory_for_attempt, start_memory
 from .results import read_json
 
 __all__ = ["ConfigError", "load_config", "load_studies", "decisions", "qc_passed"]
@@ -70,12 +71,47 @@ def runtime_min(cfg: GlobalConfig, rule: str) -> int:
     return resource(cfg, rule, "runtime")
 
 
-def memory_mb(cfg: GlobalConfig, rule: str, attempt: int, jobs_file: Path) -> int:
-    """Memory for this attempt: the start value, grown only after out-of-memory failures."""
-    from .resources import memory_for_attempt
+def start_mb(
+    cfg: GlobalConfig, rule: str, study: StudyConfig, ena_json: Path | None, run: str | None
+) -> int:
+    """First-attempt memory: per rule from config; for assembly the study's override, else the
+    assembler x biome heuristic scaled by the run's bases (from ENA)."""
+    if rule != "assembly_megahit":
+        return resource(cfg, rule, "mem_mb")
+    if study.assembly_mem_mb:
+        return study.assembly_mem_mb
+    if "mem_mb" in cfg.resources.get(rule, {}):
+        return resource(cfg, rule, "mem_mb")
+    bases = 0
+    if ena_json is not None and run:
+        meta = _metadata(ena_json, ena_json.stat().st_mtime)
+        bases = next((r.base_count or 0 for r in meta.runs if r.run_accession == run), 0)
+    return start_memory(cfg.memory, "megahit", study.biome, bases)
 
-    base = resource(cfg, rule, "mem_mb")
-    return memory_for_attempt(base, attempt, jobs_file)
+
+def memory_mb(
+    cfg: GlobalConfig,
+    rule: str,
+    base: int,
+    attempt: int,
+    wildcards: dict,
+    memory_log: Path,
+    slurm_logs: Path,
+    *,
+    record: bool = True,
+) -> int:
+    """Memory for this attempt: the start value, grown only after out-of-memory failures
+    (recorded by the jobs, or found in the Slurm logs: OverMemoryKill leaves nothing else)."""
+    return memory_for_attempt(
+        base,
+        attempt,
+        memory_log,
+        slurm_log_dir=slurm_logs,
+        rule=rule,
+        wildcards=wildcards,
+        policy=cfg.memory,
+        record=record,
+    )
 
 
 def load_studies_into_catalogue(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None:

@@ -17,6 +17,7 @@ rule analysis_cds:
     threads: CFG.threads.cds
     resources:
         mem_mb=mem_mb("analysis_cds"),
+        attempt=attempt,
         runtime=runtime("analysis_cds"),
     conda:
         "../envs/pyrodigal.yaml"
@@ -39,6 +40,7 @@ rule analysis_rrna:
     threads: CFG.threads.rrna
     resources:
         mem_mb=mem_mb("analysis_rrna"),
+        attempt=attempt,
         runtime=runtime("analysis_rrna"),
     conda:
         "../envs/barrnap.yaml"

@@ -16,6 +16,7 @@ rule assembly_megahit:
     threads: CFG.threads.megahit
     resources:
         mem_mb=mem_mb("assembly_megahit"),
+        attempt=attempt,
         runtime=runtime("assembly_megahit"),
     conda:
         "../envs/megahit.yaml"

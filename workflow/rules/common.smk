@@ -15,6 +15,8 @@ except wf.ConfigError as e:
 RESULTS = CFG.results_dir
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
+# Where profiles/slurm's `slurm-logdir` puts the plugin's job logs: keep the two equal.
+SLURM_LOGS = f"{LOGS}/slurm"
 
 
 wildcard_constraints:
@@ -68,14 +70,25 @@ def all_loaded(wildcards):
 
 
 def mem_mb(rule_name):
-    """Start memory from config; a retry after an out-of-memory failure asks for more."""
+    """Start memory from config (assembly: the biome heuristic); a retry after an
+    out-of-memory failure asks for more, any other failure keeps it."""
 
     def get(wildcards, attempt):
-        memory_log = jobs_file(rule_name, "run" not in wildcards.keys())
-        memory_log = memory_log.replace(".jsonl", ".memory.jsonl")
-        return wf.memory_mb(CFG, rule_name, attempt, Path(memory_log.format(**wildcards)))
+        study, run = wildcards.study, wildcards.get("run")
+        ena_json = Path(P("ena").format(study=study))
+        base = wf.start_mb(CFG, rule_name, STUDIES[study], ena_json if run else None, run)
+        memory_log = jobs_file(rule_name, run is None).replace(".jsonl", ".memory.jsonl")
+        return wf.memory_mb(
+            CFG, rule_name, base, attempt, dict(wildcards), Path(memory_log.format(**wildcards)),
+            Path(SLURM_LOGS), record=not workflow.dryrun,
+        )
 
     return get
+
+
+def attempt(wildcards, attempt):
+    """Exposed as a resource so that the job records the attempt it is."""
+    return attempt
 
 
 def runtime(rule_name):

@@ -26,6 +26,7 @@ checkpoint ena_metadata:
     threads: 1
     resources:
         mem_mb=mem_mb("ena_metadata"),
+        attempt=attempt,
         runtime=runtime("ena_metadata"),
     conda:
         "../envs/mgnify-db.yaml"
@@ -42,7 +43,7 @@ rule ena_download:
         raw=directory(P("raw")),
     params:
         fastq=run_fastq,
-        jobs=lambda wc: jobs_file("download").format(**wc),
+        jobs=lambda wc: jobs_file("ena_download").format(**wc),
     log:
         f"{LOGS}/ena_download/{{study}}/{{run}}.log",
     benchmark:
@@ -50,6 +51,7 @@ rule ena_download:
     threads: 1
     resources:
         mem_mb=mem_mb("ena_download"),
+        attempt=attempt,
         runtime=runtime("ena_download"),
     conda:
         "../envs/mgnify-db.yaml"

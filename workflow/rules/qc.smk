@@ -7,7 +7,7 @@ checkpoint qc_fastp:
     output:
         qc=directory(P("qc")),
     params:
-        jobs=lambda wc: jobs_file("qc").format(**wc),
+        jobs=lambda wc: jobs_file("qc_fastp").format(**wc),
     log:
         f"{LOGS}/qc_fastp/{{study}}/{{run}}.log",
     benchmark:
@@ -15,6 +15,7 @@ checkpoint qc_fastp:
     threads: CFG.threads.fastp
     resources:
         mem_mb=mem_mb("qc_fastp"),
+        attempt=attempt,
         runtime=runtime("qc_fastp"),
     conda:
         "../envs/fastp.yaml"

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from mgnify_db.jobs import Job
 from mgnify_db.steps import cds, setup_logging
 
 setup_logging(snakemake.log[0])
@@ -9,5 +10,5 @@ cds(
     Path(snakemake.output.gff),
     Path(snakemake.output.counts),
     snakemake.threads,
-    Path(snakemake.params.jobs),
+    Job.of(snakemake),
 )

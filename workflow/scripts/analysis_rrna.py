@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from mgnify_db.jobs import Job
 from mgnify_db.steps import rrna
 from mgnify_db.workflow import load_config
 
@@ -10,5 +11,5 @@ rrna(
     Path(snakemake.output.counts),
     snakemake.threads,
     Path(snakemake.log[0]),
-    Path(snakemake.params.jobs),
+    Job.of(snakemake),
 )

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from mgnify_db.jobs import Job
 from mgnify_db.steps import assemble
 from mgnify_db.workflow import load_config
 
@@ -12,5 +13,5 @@ assemble(
     snakemake.threads,
     snakemake.resources.mem_mb,
     Path(snakemake.log[0]),
-    Path(snakemake.params.jobs),
+    Job.of(snakemake),
 )

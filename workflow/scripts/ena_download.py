@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from mgnify_db.jobs import Job
 from mgnify_db.steps import download, setup_logging
 from mgnify_db.workflow import load_config
 
@@ -9,5 +10,5 @@ download(
     snakemake.wildcards.run,
     snakemake.params.fastq,
     Path(snakemake.output.raw),
-    Path(snakemake.params.jobs),
+    Job.of(snakemake),
 )

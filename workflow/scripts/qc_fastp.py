@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from mgnify_db.jobs import Job
 from mgnify_db.steps import qc
 from mgnify_db.workflow import load_config
 
@@ -9,5 +10,5 @@ qc(
     Path(snakemake.output.qc),
     snakemake.threads,
     Path(snakemake.log[0]),
-    Path(snakemake.params.jobs),
+    Job.of(snakemake),
 )
