@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import shutil
@@ -141,22 +142,33 @@ def megahit_version() -> str | None:
 
 
 def write_renamed_contigs(src: Path, dest: Path, prefix: str | None) -> int:
-    """Copy contigs to gzipped `dest` (atomically), prefixing each name with `{prefix}_`."""
+    """Write contigs to gzipped `dest` (atomically) in a canonical order and naming.
+
+    MEGAHIT's contig ids and order depend on thread timing (the same sequences come out as
+    k99_0 or k99_1194 from one run to the next), so contigs are sorted (longest first, then by
+    sequence) and named `{prefix}_{n}`, keeping MEGAHIT's flag/multi/len. The same reads then
+    give byte-identical contigs, CDS and GFF files on any executor. Holds the contigs in memory.
+    """
+    contigs = []
+    for name, seq in read_fasta(src):
+        description = name.split(maxsplit=1)[1] if " " in name else ""
+        contigs.append((-len(seq), seq, description))
+    contigs.sort()
     tmp = temp_path(dest)
-    n = 0
     try:
-        with open_text(src) as fin, gzip.open(tmp, "wt", compresslevel=6) as fout:
-            for line in fin:
-                if line.startswith(">"):
-                    n += 1
-                    if prefix:
-                        line = f">{prefix}_{line[1:]}"
-                fout.write(line)
+        # mtime=0: no timestamp in the gzip header, so equal contigs give equal files
+        with gzip.GzipFile(tmp, "wb", compresslevel=6, mtime=0) as raw:
+            with io.TextIOWrapper(raw) as fout:
+                for n, (_, seq, description) in enumerate(contigs, 1):
+                    name = f"{prefix}_{n}" if prefix else f"contig_{n}"
+                    fout.write(f">{name} {description}".rstrip() + "\n")
+                    for i in range(0, len(seq), 80):
+                        fout.write(seq[i : i + 80] + "\n")
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return n
+    return len(contigs)
 
 
 def run_megahit(

@@ -576,10 +576,46 @@ def rebuild(db_path: Path, results: Path) -> dict[str, int]:
     return totals
 
 
-def dump(db: sqlite_utils.Database, tables: Iterable[str] = tuple(TABLES)) -> dict[str, list]:
-    """A canonical dump (rows sorted by primary key) for comparing two catalogues."""
+def dump(
+    db: sqlite_utils.Database, tables: Iterable[str] = tuple(TABLES), *, canonical: bool = False
+) -> dict[str, list]:
+    """Every row, sorted by primary key.
+
+    `canonical`: MGnify accessions and assembly ids replaced by the natural keys they were
+    allocated for, so two catalogues built independently (ids allocated in a different order,
+    e.g. by jobs finishing in another order) compare equal when they hold the same content.
+    """
     out = {}
     for t in tables:
         pk = TABLES[t]["pk"]
         out[t] = [dict(r) for r in db.query(f"select * from [{t}] order by [{pk}]")]
+    if not canonical:
+        return out
+    names: dict[str, str] = {}
+    for kind, sql in (
+        ("study", "select accession a, ena_accession k from studies"),
+        ("assembly", "select id a, run || '/' || assembler k from assemblies"),
+        ("analysis", "select accession a, run || '/' || pipeline k from analyses"),
+    ):
+        names |= {f"{kind}:{r['a']}": f"<{kind} {r['k']}>" for r in db.query(sql)}
+    refs = {"study": "study", "assembly": "assembly", "analysis": "analysis"}
+    own = {
+        "studies": ("accession", "study"),
+        "assemblies": ("id", "assembly"),
+        "analyses": ("accession", "analysis"),
+    }
+    for t, rows in out.items():
+        for row in rows:
+            row.pop("id", None) if t in ("studies", "analyses") else None
+            if t in own:
+                col, kind = own[t]
+                row[col] = names.get(f"{kind}:{row[col]}", row[col])
+            for col, kind in refs.items():
+                if col in row and row[col] is not None:
+                    row[col] = names.get(f"{kind}:{row[col]}", row[col])
+            if t == "downloads":
+                for mgya, name in ((k[9:], v) for k, v in names.items() if k[:9] == "analysis:"):
+                    row["alias"] = row["alias"].replace(mgya, name)
+                row["id"] = f"{row['analysis'] or row['assembly']}/{row['alias']}"
+        rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
     return out

@@ -60,14 +60,8 @@ def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
     return workdir
 
 
-def snakemake(
-    workdir: Path, *args: str, timeout: int = 1200, profile: str = "local", env: dict | None = None
-) -> subprocess.CompletedProcess:
-    cmd = [
-        "timeout",
-        "-s",
-        "INT",
-        str(timeout),
+def snakemake_cmd(workdir: Path, *args: str, profile: str = "local") -> list[str]:
+    return [
         tool("snakemake"),
         "--snakefile",
         str(REPO / "workflow" / "Snakefile"),
@@ -77,6 +71,54 @@ def snakemake(
         str(REPO / "profiles" / profile),
         *args,
     ]
-    full_env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **(env or {})}
-    full_env.pop("MGNIFY_ENA_PORTAL_URL", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=workdir)
+
+
+def snakemake(
+    workdir: Path,
+    *args: str,
+    timeout: int = 1200,
+    profile: str = "local",
+) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir`; SIGINT at the timeout (Snakemake then cancels its jobs)."""
+    cmd = ["timeout", "-s", "INT", str(timeout), *snakemake_cmd(workdir, *args, profile=profile)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(), cwd=workdir)
+
+
+def workflow_env() -> dict:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env.pop("MGNIFY_ENA_PORTAL_URL", None)  # the workdir's config names the mirror
+    return env
+
+
+SLURM_SCRIPT = REPO / "scripts" / "slurm-cluster"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm cluster is started as root (scripts/slurm-cluster start)")
+    if not shutil.which("slurmctld") and not shutil.which("apt-get"):
+        pytest.skip("Slurm is not installed and there is no apt-get to install it")
+    if not shutil.which("timeout"):
+        pytest.skip("coreutils timeout is needed to bound snakemake runs")
+    running = (
+        subprocess.run([SLURM_SCRIPT, "status"], capture_output=True, text=True).returncode == 0
+    )
+    started_here = False
+    if not running:
+        proc = subprocess.run([SLURM_SCRIPT, "start"], capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            pytest.fail(f"slurm-cluster start failed:\n{proc.stdout}\n{proc.stderr}")
+        started_here = True
+    yield
+    if started_here:
+        subprocess.run([SLURM_SCRIPT, "stop"], capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, mirror) -> Path:
+    """The demo study run once with the local executor (shared by the e2e and Slurm tests)."""
+    workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir

@@ -161,7 +161,8 @@ def test_run_megahit_lambda_with_leftover_tmp_dir(lambda_reads, tmp_path):
     assert stats.min_contig_len == 500
     assert sorted(p.name for p in out.iterdir()) == ["assembly.json", "contigs.fa.gz"]
     names = [h for h, _ in read_fasta(out / "contigs.fa.gz")]
-    assert all(h.startswith("ERR0000001_k") for h in names)
+    assert [h.split()[0] for h in names] == [f"ERR0000001_{i}" for i in range(1, len(names) + 1)]
+    assert all("len=" in h for h in names)
     assert json.loads((out / "assembly.json").read_text()) == stats.model_dump(mode="json")
 
 
@@ -200,3 +201,21 @@ def test_run_megahit_failure_raises_and_leaves_no_marker(tmp_path):
             log=tmp_path / "megahit.log",
         )
     assert not (out / "assembly.json").exists()
+
+
+def test_contigs_are_written_in_a_canonical_order(tmp_path):
+    """MEGAHIT's ids depend on thread timing; the written contigs must not."""
+    from mgnify_db.assembly import write_renamed_contigs
+
+    a, b = tmp_path / "a.fa", tmp_path / "b.fa"
+    a.write_text(">k99_7 flag=1 len=4\nACGT\n>k99_1 flag=0 len=6\nAAACCC\n>k99_2 len=4\nAAAA\n")
+    b.write_text(">k99_0 len=4\nAAAA\n>k99_9 flag=1 len=4\nACGT\n>k99_3 flag=0 len=6\nAAACCC\n")
+    assert write_renamed_contigs(a, tmp_path / "a.fa.gz", "R") == 3
+    write_renamed_contigs(b, tmp_path / "b.fa.gz", "R")
+    assert [h for h, _ in read_fasta(tmp_path / "a.fa.gz")] == [
+        "R_1 flag=0 len=6",
+        "R_2 len=4",
+        "R_3 flag=1 len=4",
+    ]
+    # the same contigs under other ids and in another order: byte-identical output
+    assert (tmp_path / "a.fa.gz").read_bytes() == (tmp_path / "b.fa.gz").read_bytes()

@@ -184,3 +184,29 @@ def test_fts_search(results, tmp_path):
     load(db, results, "PRJEB1")
     assert [r["ena_accession"] for r in db["studies"].search("ocean")] == ["PRJEB1"]
     assert json.loads(db["studies"].get("MGYS00000001")["secondary_accessions"]) == ["ERP1"]
+
+
+def test_canonical_dump_ignores_allocation_order(results, tmp_path):
+    paths, runs = make_study(results, "PRJEB1", 2)
+    for run in runs:
+        finish_run(paths, run)
+    one = open_db(tmp_path / "one.db")
+    load(one, results, "PRJEB1", [runs[0]])
+    load(one, results, "PRJEB1", [runs[1]])
+    other_results = tmp_path / "other"
+    import shutil
+
+    shutil.copytree(results, other_results)
+    (other_results / "accessions.tsv").unlink()
+    two = open_db(tmp_path / "two.db")
+    load(two, other_results, "PRJEB1", [runs[1]])  # the other run first: other ids
+    load(two, other_results, "PRJEB1", [runs[0]])
+    assert dump(one)["analyses"] != dump(two)["analyses"]
+    canonical = dump(one, canonical=True)
+    assert canonical == dump(two, canonical=True)
+    assert {a["accession"] for a in canonical["analyses"]} == {
+        f"<analysis {r}/assembly>" for r in runs
+    }
+    # and content differences still show
+    two.execute("update analyses set cds_count = 1")
+    assert dump(two, canonical=True) != canonical

@@ -16,14 +16,6 @@ from mgnify_db.catalogue import dump, rebuild
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory, mirror):
-    workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
-    proc = snakemake(workdir)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
-
-
 def rows(db, sql, params=()):
     return [dict(r) for r in db.query(sql, params)]
 

@@ -7,7 +7,6 @@ stops it at the end only if it started it. One toy workflow run (~70 s) serves b
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from mgnify_db.resources import FailureCause, FailureRecord, MemoryDecision, rea
 pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "slurm-cluster"
 WORKFLOW_TIMEOUT_S = 600
 
 
@@ -35,26 +33,6 @@ def _snakemake() -> str:
     if not found:
         pytest.skip("snakemake executable not found next to python or on PATH")
     return found
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    if os.geteuid() != 0:
-        pytest.skip("the Slurm cluster is started as root (scripts/slurm-cluster start)")
-    if not shutil.which("slurmctld") and not shutil.which("apt-get"):
-        pytest.skip("Slurm is not installed and there is no apt-get to install it")
-    if not shutil.which("timeout"):
-        pytest.skip("coreutils timeout is needed to bound snakemake runs")
-    running = subprocess.run([SCRIPT, "status"], capture_output=True, text=True).returncode == 0
-    started_here = False
-    if not running:
-        proc = subprocess.run([SCRIPT, "start"], capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            pytest.fail(f"slurm-cluster start failed:\n{proc.stdout}\n{proc.stderr}")
-        started_here = True
-    yield
-    if started_here:
-        subprocess.run([SCRIPT, "stop"], capture_output=True, timeout=300)
 
 
 SNAKEFILE = """\
