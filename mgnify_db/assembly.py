@@ -156,8 +156,8 @@ def write_renamed_contigs(src: Path, dest: Path, prefix: str | None) -> int:
     contigs.sort()
     tmp = temp_path(dest)
     try:
-        # mtime=0: no timestamp in the gzip header, so equal contigs give equal files
-        with gzip.GzipFile(tmp, "wb", compresslevel=6, mtime=0) as raw:
+        # no name and mtime 0 in the gzip header, so equal contigs give equal files
+        with open(tmp, "wb") as fh, gzip.GzipFile("", "wb", 6, fh, mtime=0) as raw:
             with io.TextIOWrapper(raw) as fout:
                 for n, (_, seq, description) in enumerate(contigs, 1):
                     name = f"{prefix}_{n}" if prefix else f"contig_{n}"
