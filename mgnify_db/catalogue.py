@@ -291,13 +291,20 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 def _upsert(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
+    """Insert or update by primary key, in the caller's transaction.
+
+    One `INSERT ... ON CONFLICT DO UPDATE` executemany: sqlite-utils' upsert runs an INSERT OR
+    IGNORE plus an UPDATE per row, 2x the work (bench/catalogue_load.py).
+    """
     if not rows:
         return
     cols = list(TABLES[table]["columns"])
-    # list mode inside the caller's transaction: measured 8x faster than dict batches.
-    db[table].upsert_all(
-        [cols, *([r.get(c) for c in cols] for r in rows)], pk=TABLES[table]["pk"], batch_size=1000
-    )
+    pk = TABLES[table]["pk"]
+    names = ", ".join(f"[{c}]" for c in cols)
+    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols if c != pk)
+    sql = (f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))}) "
+           f"ON CONFLICT([{pk}]) DO UPDATE SET {updates}")
+    db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
 
 
 def _event_id(e: dict) -> str:
