@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mgnify_db.catalogue import TABLES, Ledger, ledger_path, rebuild, records  # noqa: E402
-from mgnify_db.results import StudyPaths, study_state, studies_in, write_json  # noqa: E402
+from mgnify_db.results import StudyPaths, studies_in, study_state, write_json  # noqa: E402
 
 N_STUDIES, N_RUNS = 20, 100
 
@@ -28,20 +28,33 @@ def make_results(results: Path) -> None:
         acc = f"PRJEB9{s:04d}"
         paths = StudyPaths(results, acc)
         write_json(paths.path("study_config"), {"accession": acc, "biome": "root:Engineered"})
-        runs = [{"run_accession": f"ERR9{s:03d}{r:04d}", "sample_accession": f"SAMEA9{s}{r}",
-                 "library_strategy": "WGS", "library_source": "METAGENOMIC",
-                 "library_layout": "PAIRED", "read_count": 1000 + r, "base_count": 300000,
-                 "fastq_ftp": "h/a_1.fastq.gz;h/a_2.fastq.gz", "fastq_md5": "x;y"}
-                for r in range(N_RUNS)]
-        write_json(paths.path("ena"), {
-            "study": {"study_accession": acc, "study_title": f"Study {s}"},
-            "samples": [{"sample_accession": r["sample_accession"], "lat": 1.0} for r in runs],
-            "runs": runs,
-        })
+        runs = [
+            {
+                "run_accession": f"ERR9{s:03d}{r:04d}",
+                "sample_accession": f"SAMEA9{s}{r}",
+                "library_strategy": "WGS",
+                "library_source": "METAGENOMIC",
+                "library_layout": "PAIRED",
+                "read_count": 1000 + r,
+                "base_count": 300000,
+                "fastq_ftp": "h/a_1.fastq.gz;h/a_2.fastq.gz",
+                "fastq_md5": "x;y",
+            }
+            for r in range(N_RUNS)
+        ]
+        write_json(
+            paths.path("ena"),
+            {
+                "study": {"study_accession": acc, "study_title": f"Study {s}"},
+                "samples": [{"sample_accession": r["sample_accession"], "lat": 1.0} for r in runs],
+                "runs": runs,
+            },
+        )
         for r in runs:
             run = r["run_accession"]
-            write_json(paths.qc_json(run), {"passed": True, "reads_before": 2000,
-                                            "reads_after": 1900})
+            write_json(
+                paths.qc_json(run), {"passed": True, "reads_before": 2000, "reads_after": 1900}
+            )
             write_json(paths.path("assembly", run), {"n_contigs": 10, "n50": 1000})
             write_json(paths.path("analysis", run), {"cds_count": 100, "rrna_total": 1})
 
@@ -77,19 +90,22 @@ def main() -> None:
                 for rows in rows_by_study:
                     for name, spec in TABLES.items():
                         cols = list(spec["columns"])
-                        sql = (f"insert or replace into [{name}] values "
-                               f"({', '.join('?' * len(cols))})")
+                        sql = (
+                            f"insert or replace into [{name}] values ({', '.join('?' * len(cols))})"
+                        )
                         con.executemany(sql, ([r.get(c) for c in cols] for r in rows[name]))
             con.close()
 
         t_raw = timed(raw)
         n = sum(len(v) for rows in rows_by_study for v in rows.values())
         print(f"catalogue load: {N_STUDIES} studies x {N_RUNS} runs = {n} rows")
-        print(f"  mgnify_db rebuild (files -> rows -> upserts, indexes, FTS, FKs):{ours:6.2f} s")
-        print(f"  baseline: derive rows from files only:                          {t_derive:6.2f} s")
-        print(f"  baseline: raw sqlite3 executemany of the derived rows:          {t_raw:6.2f} s")
-        print(f"  ratio rebuild / (derive + raw): {ours / (t_derive + t_raw):.2f}x; "
-              f"database part vs raw: {(ours - t_derive) / t_raw:.2f}x")
+        print(f"  mgnify_db rebuild (files, rows, upserts, indexes, FTS): {ours:6.2f} s")
+        print(f"  baseline: derive the rows from the files only:        {t_derive:6.2f} s")
+        print(f"  baseline: raw sqlite3 executemany of those rows:      {t_raw:6.2f} s")
+        print(
+            f"  ratio rebuild / (derive + raw): {ours / (t_derive + t_raw):.2f}x; "
+            f"database part vs raw: {(ours - t_derive) / t_raw:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import snakemake, write_workdir  # noqa: E402
+
 from mgnify_db.demo import build_demo  # noqa: E402
 from mgnify_db.mirror import MirrorServer  # noqa: E402
 from mgnify_db.timings import format_timings, rule_timings  # noqa: E402
@@ -51,8 +52,10 @@ def main() -> None:
                 slurm, slurm_dir, _ = run("slurm", mirror.portal_url, tmp)
             print(f"demo study (scale {SCALE}), {jobs} tool jobs + local catalogue jobs")
             print(f"  local executor (baseline): {local:7.1f} s")
-            print(f"  Slurm (profiles/slurm):    {slurm:7.1f} s   ratio {slurm / local:.2f}x, "
-                  f"overhead {(slurm - local) / jobs:.1f} s per tool job")
+            print(
+                f"  Slurm (profiles/slurm):    {slurm:7.1f} s   ratio {slurm / local:.2f}x, "
+                f"overhead {(slurm - local) / jobs:.1f} s per tool job"
+            )
             for name, d in (("local", local_dir), ("slurm", slurm_dir)):
                 print(f"\nper rule ({name}):")
                 print(format_timings(rule_timings(d / "results" / "benchmarks")))

@@ -302,8 +302,10 @@ def _upsert(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
     pk = TABLES[table]["pk"]
     names = ", ".join(f"[{c}]" for c in cols)
     updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols if c != pk)
-    sql = (f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))}) "
-           f"ON CONFLICT([{pk}]) DO UPDATE SET {updates}")
+    sql = (
+        f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))}) "
+        f"ON CONFLICT([{pk}]) DO UPDATE SET {updates}"
+    )
     db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
 
 
