@@ -86,6 +86,7 @@ TABLES: dict[str, dict] = {
             "base_count": int,
             "status": str,
             "status_reason": str,
+            "job_id": str,
             "qc_reads_before": int,
             "qc_reads_after": int,
             "qc_bases_after": int,
@@ -106,6 +107,7 @@ TABLES: dict[str, dict] = {
             "assembler_version": str,
             "status": str,
             "status_reason": str,
+            "job_id": str,
             "n_contigs": int,
             "total_length": int,
             "n50": int,
@@ -132,6 +134,7 @@ TABLES: dict[str, dict] = {
             "pipeline": str,
             "status": str,
             "status_reason": str,
+            "job_id": str,
             "cds_count": int,
             "rrna_16s": int,
             "rrna_23s": int,
@@ -187,14 +190,31 @@ TABLES: dict[str, dict] = {
         foreign_keys=[("study", "studies", "accession"), ("run", "runs", "accession")],
     ),
 }
+# Every foreign key, facet and filter column (a test checks the facets of metadata.yaml).
 INDEXES = {
-    "studies": [["ena_accession"], ["biome"]],
-    "samples": [["study"]],
+    "biomes": [["parent"]],
+    "studies": [["ena_accession"], ["biome"], ["center_name"]],
+    "samples": [["study"], ["environment_biome"], ["country"]],
     "runs": [["study"], ["sample"], ["status"], ["library_strategy"], ["experiment_type"]],
-    "assemblies": [["run", "assembler"], ["study"], ["status"]],
-    "analyses": [["study"], ["run"], ["status"], ["experiment_type"]],
-    "downloads": [["analysis"], ["assembly"], ["download_group"]],
-    "events": [["run"], ["stage"], ["event"]],
+    "assemblies": [["run", "assembler"], ["assembler"], ["study"], ["sample"], ["status"]],
+    "analyses": [
+        ["study"],
+        ["sample"],
+        ["run"],
+        ["assembly"],
+        ["status"],
+        ["experiment_type"],
+        ["pipeline"],
+    ],
+    "downloads": [
+        ["study"],
+        ["analysis"],
+        ["assembly"],
+        ["download_group"],
+        ["file_type"],
+        ["download_type"],
+    ],
+    "events": [["study"], ["run"], ["stage"], ["event"], ["cause"], ["time"]],
 }
 UNIQUE = {("studies", ("ena_accession",)), ("assemblies", ("run", "assembler"))}
 ACCESSION_KINDS = {"study": "MGYS", "analysis": "MGYA", "assembly": ""}
@@ -380,6 +400,7 @@ def records(state: StudyState, results: Path, ledger: Ledger) -> dict[str, list[
                 "read_count": r.read_count,
                 "base_count": r.base_count,
                 "status": st.status,
+                "job_id": st.job_id,
                 "status_reason": st.reason,
                 "qc_reads_before": qc.get("reads_before"),
                 "qc_reads_after": qc.get("reads_after"),
@@ -419,6 +440,7 @@ def records(state: StudyState, results: Path, ledger: Ledger) -> dict[str, list[
                 "assembler": ASSEMBLER,
                 "assembler_version": asm.get("assembler_version"),
                 "status": st.assembly_status,
+                "job_id": st.assembly_job_id,
                 "status_reason": st.assembly_reason,
                 **{
                     k: asm.get(k)
@@ -447,6 +469,7 @@ def records(state: StudyState, results: Path, ledger: Ledger) -> dict[str, list[
                 "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type],
                 "pipeline": ANALYSIS_PIPELINE,
                 "status": st.analysis_status,
+                "job_id": st.analysis_job_id,
                 "status_reason": st.analysis_reason,
                 **{
                     k: ana.get(k)

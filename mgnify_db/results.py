@@ -168,15 +168,6 @@ def _mtime_iso(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="microseconds")
 
 
-def stage_failure(jobs: list[dict], stage: str) -> dict | None:
-    """The last failure of a stage, if it was not followed by a success."""
-    last = None
-    for j in jobs:
-        if j.get("stage") == stage and j.get("event") in {"failed", "completed"}:
-            last = j
-    return last if last and last["event"] == "failed" else None
-
-
 @dataclass
 class RunState:
     run: str
@@ -191,6 +182,9 @@ class RunState:
     analysis_status: Status | None = None
     analysis_reason: str | None = None
     jobs: list[dict] = field(default_factory=list)
+    job_id: str | None = None
+    assembly_job_id: str | None = None
+    analysis_job_id: str | None = None
 
 
 def run_state(paths: StudyPaths, decision: Decision) -> RunState:
@@ -204,10 +198,9 @@ def run_state(paths: StudyPaths, decision: Decision) -> RunState:
     )
     qc = read_json(paths.qc_json(run))
     state = RunState(run, decision, Status.PENDING, qc=qc, jobs=jobs)
+    state.job_id = last_job_id(jobs, "download", "qc")
     if qc is None:
-        for stage in ("download", "qc"):
-            if failure := stage_failure(jobs, stage):
-                state.status, state.reason = Status.FAILED, f"{stage}: {failure.get('message')}"
+        state.status, state.reason = _stage_status(None, jobs, "download", "qc")
         return state
     if not qc.get("passed"):
         state.status, state.reason = Status.QC_FAILED, qc.get("reason")
@@ -215,29 +208,39 @@ def run_state(paths: StudyPaths, decision: Decision) -> RunState:
     state.status = Status.COMPLETED
     state.assembly = read_json(paths.path("assembly", run))
     state.assembly_status, state.assembly_reason = _stage_status(state.assembly, jobs, "assembly")
+    state.assembly_job_id = last_job_id(jobs, "assembly")
     state.analysis = read_json(paths.path("analysis", run))
+    state.analysis_job_id = last_job_id(jobs, "cds", "rrna")
     if state.assembly_status == Status.COMPLETED:
         state.analysis_status, state.analysis_reason = _stage_status(
-            state.analysis, jobs, "analysis", "cds", "rrna"
+            state.analysis, jobs, "cds", "rrna"
         )
     else:
         state.analysis_status = Status.PENDING
     return state
 
 
+def _last_events(jobs: list[dict], stages: tuple[str, ...]) -> list[dict]:
+    """The latest started/failed/completed event of each stage (jobs are in time order)."""
+    last: dict[str, dict] = {}
+    for j in jobs:
+        if j.get("stage") in stages and j.get("event") in {"started", "failed", "completed"}:
+            last[j["stage"]] = j
+    return list(last.values())
+
+
+def last_job_id(jobs: list[dict], *stages: str) -> str | None:
+    started = [j for j in jobs if j.get("stage") in stages and j.get("event") == "started"]
+    return started[-1].get("job_id") if started else None
+
+
 def _stage_status(result: dict | None, jobs: list[dict], *stages: str) -> tuple[Status, str | None]:
     if result is not None:
         return Status.COMPLETED, None
-    for stage in stages:
-        if failure := stage_failure(jobs, stage):
-            return Status.FAILED, f"{stage}: {failure.get('message')}"
-    running = [j for j in jobs if j.get("stage") in stages and j.get("event") == "started"]
-    if running and not any(
-        j.get("event") in {"failed", "completed"}
-        and j.get("stage") == running[-1]["stage"]
-        and j.get("attempt") == running[-1].get("attempt")
-        for j in jobs
-    ):
+    last = _last_events(jobs, stages)
+    if failed := [j for j in last if j["event"] == "failed"]:
+        return Status.FAILED, f"{failed[-1]['stage']}: {failed[-1].get('message')}"
+    if any(j["event"] == "started" for j in last):
         return Status.RUNNING, None
     return Status.PENDING, None
 

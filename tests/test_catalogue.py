@@ -147,6 +147,7 @@ def test_running_and_failed_come_from_job_records(results, tmp_path):
     db = open_db(tmp_path / "c.db")
     load(db, results, "PRJEB1")
     assert db["assemblies"].get(1)["status"] == "running"
+    assert db["assemblies"].get(1)["job_id"] == "42"  # the running Slurm job
     append_record(
         jobs / "assembly_megahit.jsonl",
         {
@@ -210,3 +211,16 @@ def test_canonical_dump_ignores_allocation_order(results, tmp_path):
     # and content differences still show
     two.execute("update analyses set cds_count = 1")
     assert dump(two, canonical=True) != canonical
+
+
+def test_every_facet_and_foreign_key_is_indexed(tmp_path):
+    import yaml
+
+    from mgnify_db.cli import METADATA
+
+    db = open_db(tmp_path / "c.db")
+    meta = yaml.safe_load(METADATA.read_text())["databases"]["catalogue"]["tables"]
+    for table, spec in meta.items():
+        indexed = {i.columns[0] for i in db[table].indexes} | {db[table].pks[0]}
+        wanted = set(spec.get("facets", [])) | {fk.column for fk in db[table].foreign_keys}
+        assert wanted <= indexed, f"{table}: no index on {wanted - indexed}"
