@@ -90,3 +90,33 @@ def test_slurmd_stopped_mid_run_then_a_rerun_completes(slurm_cluster, tmp_path, 
     assert canonical(workdir / "results/catalogue.db") == canonical(
         demo_run / "results/catalogue.db"
     )
+
+
+def test_assembly_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path, mirror):
+    """A real MEGAHIT job given too little memory: Slurm's OverMemoryKill, then more memory."""
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "PRJEB00001.yaml").write_text(
+        "accession: PRJEB00001\nbiome: root:Environmental:Aquatic:Marine\n"
+        "include_runs: [ERR0000001]\nassembly_mem_mb: 300\n"
+    )
+    workdir = write_workdir(tmp_path / "work", mirror.portal_url, studies_dir=str(studies))
+    proc = snakemake(workdir, profile="slurm", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    db = sqlite_utils.Database(workdir / "results/catalogue.db")
+    (asm,) = db["assemblies"].rows
+    assert asm["status"] == "completed" and asm["n_contigs"] > 0
+    events = list(
+        db.query(
+            "select event, attempt, mem_mb, cause, job_id, message from events "
+            "where stage = 'assembly' order by time"
+        )
+    )
+    kills = [e for e in events if e["event"] == "failed"]
+    assert kills and all(e["cause"] == "out_of_memory" and e["job_id"] for e in kills)
+    assert "exceeded memory limit" in kills[0]["message"]
+    asked = [e["mem_mb"] for e in events if e["event"] == "memory"]
+    assert asked[0] == 300 and asked == sorted(asked) and asked[-1] > 300
+    (done,) = [e for e in events if e["event"] == "completed"]
+    assert done["mem_mb"] == asked[-1] and done["attempt"] == len(kills) + 1
+    assert slurm_state(kills[0]["job_id"]) == "FAILED"
