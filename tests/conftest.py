@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,37 @@ def tool(name: str) -> str:
     """A console script of this venv (snakemake, mgnify-db), else from PATH."""
     path = BIN / name
     return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+# Shared with mgnify_db.demo: .debs in CACHE/downloads; unpacked trees here in CACHE/debs/PKG.
+CACHE = Path(os.environ.get("MGNIFY_CACHE") or Path.home() / ".cache" / "mgnify-snake")
+
+
+def packaged_file(package: str, member: str) -> Path:
+    """A file from a Debian package: installed copy, else `apt-get download` once into CACHE.
+
+    Fails (not skips) when it cannot: scripts/setup makes apt usable, and a skipped test
+    would hide what it tests.
+    """
+    if (installed := Path("/") / member).exists():
+        return installed
+    unpacked = CACHE / "debs" / package
+    if (target := unpacked / member).exists():
+        return target
+    downloads = CACHE / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
+        got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
+        if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
+            pytest.fail(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
+    unpacked.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp:
+        subprocess.run(["dpkg-deb", "-x", debs[-1], Path(tmp) / "x"], check=True)
+        shutil.rmtree(unpacked, ignore_errors=True)  # an unpack cut short by a kill
+        (Path(tmp) / "x").rename(unpacked)
+    if not target.exists():
+        pytest.fail(f"{package} has no {member}")
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import os
 import random
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import packaged_file
 
 from mgnify_db.analysis import (
     RrnaHit,
@@ -23,39 +21,9 @@ from mgnify_db.analysis import (
 )
 from mgnify_db.assembly import AssemblyStats, read_fasta
 
-# Shared with mgnify_db.demo: .debs in CACHE/downloads; unpacked trees here in CACHE/debs/PKG.
-CACHE = Path(os.environ.get("MGNIFY_CACHE") or Path.home() / ".cache" / "mgnify-snake")
 LAMBDA = ("bowtie2-examples", "usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
 # 5,181 near-full-length 16S genes (RDP type strains and genomes), 1.6 MB .deb
 GOLD_16S = ("microbiomeutil-data", "usr/share/microbiomeutil-data/RESOURCES/rRNA16S.gold.fasta")
-
-
-def packaged_file(package: str, member: str) -> Path:
-    """A file from a Debian package: installed copy, else `apt-get download` once into CACHE."""
-    if (installed := Path("/") / member).exists():
-        return installed
-    unpacked = CACHE / "debs" / package
-    if (target := unpacked / member).exists():
-        return target
-    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        pytest.skip(f"{package}: not installed, not in {CACHE}, and no apt-get/dpkg-deb")
-    downloads = CACHE / "downloads"
-    try:
-        downloads.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        pytest.skip(f"{package}: cache {CACHE} not writable ({exc})")
-    if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-        got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
-        if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-            pytest.skip(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
-    unpacked.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp:
-        subprocess.run(["dpkg-deb", "-x", debs[-1], Path(tmp) / "x"], check=True)
-        shutil.rmtree(unpacked, ignore_errors=True)  # an unpack cut short by a kill
-        (Path(tmp) / "x").rename(unpacked)
-    if not target.exists():
-        pytest.skip(f"{package} has no {member}")
-    return target
 
 
 def fasta_ids(path: Path) -> list[str]:
@@ -168,7 +136,6 @@ def rrna_contigs(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, int]]]:
     return path, {"bac16S": (2001, 2000 + len(bac)), "arc16S": (1001, 1000 + len(arc))}
 
 
-@pytest.mark.skipif(not shutil.which("barrnap"), reason="needs barrnap (Debian: barrnap)")
 @pytest.mark.parametrize("where", ["plain", "failed_error_run"])
 def test_run_barrnap_finds_real_16s(rrna_contigs, tmp_path, where):
     # barrnap 0.9 aborts if nhmmer's output (which echoes paths) matches /fail|error/i

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import packaged_file
 
 from mgnify_db.assembly import (
     contig_stats,
@@ -21,37 +19,7 @@ from mgnify_db.assembly import (
 )
 from mgnify_db.qc import ToolError
 
-# Shared with mgnify_db.demo: .debs in CACHE/downloads; unpacked trees here in CACHE/debs/PKG.
-CACHE = Path(os.environ.get("MGNIFY_CACHE") or Path.home() / ".cache" / "mgnify-snake")
 LAMBDA = ("bowtie2-examples", "usr/share/doc/bowtie2/examples/reference/lambda_virus.fa.gz")
-
-
-def packaged_file(package: str, member: str) -> Path:
-    """A file from a Debian package: installed copy, else `apt-get download` once into CACHE."""
-    if (installed := Path("/") / member).exists():
-        return installed
-    unpacked = CACHE / "debs" / package
-    if (target := unpacked / member).exists():
-        return target
-    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
-        pytest.skip(f"{package}: not installed, not in {CACHE}, and no apt-get/dpkg-deb")
-    downloads = CACHE / "downloads"
-    try:
-        downloads.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        pytest.skip(f"{package}: cache {CACHE} not writable ({exc})")
-    if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-        got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
-        if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-            pytest.skip(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
-    unpacked.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp:
-        subprocess.run(["dpkg-deb", "-x", debs[-1], Path(tmp) / "x"], check=True)
-        shutil.rmtree(unpacked, ignore_errors=True)  # an unpack cut short by a kill
-        (Path(tmp) / "x").rename(unpacked)
-    if not target.exists():
-        pytest.skip(f"{package} has no {member}")
-    return target
 
 
 def write_fasta(path: Path, records: dict[str, str]) -> Path:
@@ -122,12 +90,6 @@ def test_megahit_command():
         megahit_command([], Path("out"), threads=1, mem_mb=1000, min_contig_len=200)
 
 
-needs_megahit = pytest.mark.skipif(
-    not (shutil.which("megahit") and shutil.which("art_illumina")),
-    reason="needs megahit and art_illumina",
-)
-
-
 @pytest.fixture(scope="module")
 def lambda_reads(tmp_path_factory) -> list[Path]:
     """2x150 reads at 20x (~3,200 pairs) from phage lambda (48,502 bp)."""
@@ -139,7 +101,6 @@ def lambda_reads(tmp_path_factory) -> list[Path]:
     return [tmp / "lambda_1.fq", tmp / "lambda_2.fq"]
 
 
-@needs_megahit
 def test_run_megahit_lambda_with_leftover_tmp_dir(lambda_reads, tmp_path):
     out = tmp_path / "assembly"
     leftover = out / "megahit.tmp"
@@ -166,7 +127,6 @@ def test_run_megahit_lambda_with_leftover_tmp_dir(lambda_reads, tmp_path):
     assert json.loads((out / "assembly.json").read_text()) == stats.model_dump(mode="json")
 
 
-@needs_megahit
 def test_run_megahit_zero_contigs_is_a_valid_assembly(lambda_reads, tmp_path):
     few = tmp_path / "few.fq"
     few.write_text("".join(lambda_reads[0].read_text().splitlines(keepends=True)[:40]))
@@ -185,7 +145,6 @@ def test_run_megahit_zero_contigs_is_a_valid_assembly(lambda_reads, tmp_path):
     assert (tmp_path / "asm" / "assembly.json").exists()
 
 
-@needs_megahit
 def test_run_megahit_failure_raises_and_leaves_no_marker(tmp_path):
     out = tmp_path / "asm"
     out.mkdir()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -19,10 +18,6 @@ from mgnify_db.models import EnaRun
 
 SCALE = 0.5
 STUDY = "PRJEB00001"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("art_illumina") is None, reason="needs ART (art-nextgen-simulation-tools)"
-)
 
 
 @pytest.fixture(scope="session")

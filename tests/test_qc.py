@@ -5,18 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from mgnify_db.qc import ToolError, fastp_command, parse_fastp_json, qc_gate, run_fastp
-
-needs_tools = pytest.mark.skipif(
-    not (shutil.which("fastp") and shutil.which("art_illumina")),
-    reason="needs fastp and art_illumina (Debian: fastp, art-nextgen-simulation-tools)",
-)
 
 
 def report(before: int, after: int) -> dict:
@@ -112,7 +106,6 @@ def fastq_count(path: Path) -> int:
     return sum(1 for _ in path.open()) // 4
 
 
-@needs_tools
 def test_run_fastp_paired(reads, tmp_path):
     out, log = tmp_path / "qc", tmp_path / "logs" / "qc.log"
     result = run_fastp(reads, out, threads=2, min_reads=1000, max_filtered_fraction=0.9, log=log)
@@ -133,7 +126,6 @@ def test_run_fastp_paired(reads, tmp_path):
     assert "fastp" in log.read_text()
 
 
-@needs_tools
 def test_run_fastp_single_end_gate_fails_but_completes(reads, tmp_path):
     out = tmp_path / "qc"
     result = run_fastp(
@@ -151,7 +143,6 @@ def test_run_fastp_single_end_gate_fails_but_completes(reads, tmp_path):
     assert json.loads((out / "qc.json").read_text())["passed"] is False
 
 
-@needs_tools
 def test_run_fastp_failure_raises_with_log_tail_and_drops_stale_marker(tmp_path):
     out = tmp_path / "qc"
     out.mkdir()
@@ -161,7 +152,6 @@ def test_run_fastp_failure_raises_with_log_tail_and_drops_stale_marker(tmp_path)
     assert not (out / "qc.json").exists()
 
 
-@needs_tools
 def test_run_fastp_empty_input_gives_valid_gzip(tmp_path):
     empty = tmp_path / "empty.fq"
     empty.write_text("")
