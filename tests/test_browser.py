@@ -1,0 +1,86 @@
+"""The published catalogue in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from conftest import free_port, tool
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling out, which this network refuses.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def site(demo_run):
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            tool("mgnify-db"),
+            "serve",
+            str(demo_run / "results" / "catalogue.db"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
+        browser.close()
+
+
+def test_runs_page_with_status_facet(site, page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.goto(f"{site}/catalogue/runs", wait_until="networkidle")
+    expect(page.locator("h1")).to_contain_text("runs")
+    expect(page.locator(".facet-info")).not_to_have_count(0)
+    page.locator(".facet-info[data-column=status] a", has_text="qc_failed").click()
+    page.wait_for_load_state("networkidle")
+    assert "status=qc_failed" in page.url
+    expect(page.locator("h3").first).to_contain_text('1 row where status = "qc_failed"')
+    expect(page.locator("td.col-accession")).to_have_text(["ERR0000005"])
+    page.screenshot(path=tmp_path / "runs.png")
+    assert (tmp_path / "runs.png").stat().st_size > 10_000
+
+
+def test_study_search_and_descriptions(site, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{site}/catalogue/studies?_search=mock", wait_until="networkidle")
+    expect(page.locator("h3").first).to_contain_text('1 row where search matches "mock"')
+    expect(page.locator("td.col-accession")).to_have_text(["MGYS00000001"])
+    # the table description from the metadata is shown
+    expect(page.locator(".metadata-description")).to_contain_text("MGYS accession")
+    page.goto(f"{site}/catalogue/analyses", wait_until="networkidle")
+    expect(page.locator("td.col-accession")).to_have_count(3)
