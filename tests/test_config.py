@@ -88,3 +88,34 @@ def test_schemas_in_workflow_are_generated_from_the_models():
     for name, schema in json_schemas().items():
         on_disk = json.loads((REPO / "workflow" / "schemas" / name).read_text())
         assert on_disk == schema, "regenerate: mgnify-db config schema --write workflow/schemas"
+
+
+def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    write(studies, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nlibrary_strategy: [WGS]\n")
+    snakemake = Path(sys.executable).parent / "snakemake"
+    proc = subprocess.run(
+        [
+            str(snakemake),
+            "-n",
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(REPO),
+            "--config",
+            f"studies_dir={studies}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {studies / 'PRJEB1.yaml'}: library_strategy: unknown field "
+        "(did you mean library_strategies?)"
+    )
+    assert not (tmp_path / "results").exists()

@@ -167,3 +167,10 @@ def test_download_mismatch_never_leaves_a_file(server, tmp_path):
     with pytest.raises(DownloadError, match="md5 .* != ENA's 0000"):
         fetch_file(bad, dest, settings(server, download_attempts=2))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_retries_a_timeout(server):
+    server.add_fault(status=None, delay=1.5, count=1)  # a slow answer, then normal ones
+    study = EnaClient(settings(server, timeout_seconds=0.5)).study("PRJEB9")
+    assert study.accession == "PRJEB9"
+    assert not server.faults  # the slow answer was met, timed out and retried
