@@ -614,8 +614,9 @@ def dump(
     """Every row, sorted by primary key.
 
     `canonical`: MGnify accessions and assembly ids replaced by the natural keys they were
-    allocated for, so two catalogues built independently (ids allocated in a different order,
-    e.g. by jobs finishing in another order) compare equal when they hold the same content.
+    allocated for, and job ids (which say where it ran, not what) dropped, so two catalogues
+    built independently (ids allocated in another order, by another executor) compare equal
+    when they hold the same content.
     """
     out = {}
     for t in tables:
@@ -639,6 +640,7 @@ def dump(
     for t, rows in out.items():
         for row in rows:
             row.pop("id", None) if t in ("studies", "analyses") else None
+            row.pop("job_id", None) if t != "events" else None
             if t in own:
                 col, kind = own[t]
                 row[col] = names.get(f"{kind}:{row[col]}", row[col])
