@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,36 @@ def demo_run(tmp_path_factory, mirror) -> Path:
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
+
+
+@pytest.fixture(scope="session")
+def site(demo_run):
+    """`mgnify-db serve` over the demo catalogue, on a free port: its base URL."""
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            tool("mgnify-db"),
+            "serve",
+            str(demo_run / "results" / "catalogue.db"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(base, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("datasette did not answer")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
-import urllib.request
 
 import pytest
-from conftest import free_port, tool
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -21,32 +17,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-@pytest.fixture(scope="module")
-def site(demo_run):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            tool("mgnify-db"),
-            "serve",
-            str(demo_run / "results" / "catalogue.db"),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield base
-    server.terminate()
-    server.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import urllib.request
 
 import pytest
 import sqlite_utils
-from conftest import free_port, snakemake, tool, write_workdir
+from conftest import snakemake, write_workdir
 
 from mgnify_db.catalogue import dump, rebuild
 
@@ -81,37 +79,12 @@ def test_rebuild_gives_the_same_rows(demo_run, tmp_path):
     assert dump(sqlite_utils.Database(rebuilt)) == before
 
 
-def test_datasette_serves_the_catalogue(demo_run):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            tool("mgnify-db"),
-            "serve",
-            str(demo_run / "results" / "catalogue.db"),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/catalogue/studies.json?_shape=array"
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    studies = json.load(resp)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("datasette did not answer")
-        assert [s["ena_accession"] for s in studies] == ["PRJEB00001"]
-        search = f"http://127.0.0.1:{port}/catalogue/studies.json?_shape=array&_search=mock"
-        with urllib.request.urlopen(search, timeout=5) as resp:
-            assert len(json.load(resp)) == 1
-    finally:
-        server.terminate()
-        server.wait(10)
+def test_datasette_serves_the_catalogue(site):
+    with urllib.request.urlopen(f"{site}/catalogue/studies.json?_shape=array") as resp:
+        studies = json.load(resp)
+    assert [s["ena_accession"] for s in studies] == ["PRJEB00001"]
+    with urllib.request.urlopen(f"{site}/catalogue/studies.json?_shape=array&_search=mock") as r:
+        assert len(json.load(r)) == 1
 
 
 def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
