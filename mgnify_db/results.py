@@ -145,27 +145,18 @@ def job_records(
 
 def _slurm_failure(slurm_logs: Path, rule: str, wildcards: dict, started: dict) -> dict | None:
     """A failure event for a job whose Slurm log says it failed (read-only)."""
-    from .resources import _evidence, _read_tail, failed_log_cause, find_slurm_logs
+    from .resources import slurm_log_failure
 
-    for log in find_slurm_logs(slurm_logs, rule, wildcards):
-        if log.job_id != started["job_id"]:
-            continue
-        text = _read_tail(log.path)
-        if (cause := failed_log_cause(text)) is not None:
-            return {
-                **started,
-                "event": "failed",
-                "cause": str(cause),
-                "message": _evidence(text, cause)[:500],
-                "time": _mtime_iso(log.path),
-            }
-    return None
-
-
-def _mtime_iso(path: Path) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="microseconds")
+    failure = slurm_log_failure(slurm_logs, rule, wildcards, started["job_id"])
+    if failure is None:
+        return None
+    return {
+        **started,
+        "event": "failed",
+        "cause": str(failure.cause),
+        "message": failure.message,
+        "time": failure.time,
+    }
 
 
 @dataclass
@@ -193,7 +184,7 @@ def run_state(paths: StudyPaths, decision: Decision) -> RunState:
         return RunState(run, decision, Status.SKIPPED, decision.reason)
     jobs = job_records(
         paths.path("jobs", run),
-        paths.results / "logs" / "slurm",
+        paths.path("slurm_logs"),
         {"study": paths.study, "run": run},
     )
     qc = read_json(paths.qc_json(run))

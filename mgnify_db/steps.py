@@ -77,11 +77,6 @@ def qc_reads(qc_dir: Path) -> list[Path]:
     return sorted(qc_dir.glob("reads_*.fastq.gz"))
 
 
-def qc_passed(qc_dir: Path) -> bool:
-    data = read_json(qc_dir / "qc.json")
-    return bool(data and data.get("passed"))
-
-
 def assemble(
     cfg: GlobalConfig,
     run: str,

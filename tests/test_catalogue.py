@@ -224,3 +224,35 @@ def test_every_facet_and_foreign_key_is_indexed(tmp_path):
         indexed = {i.columns[0] for i in db[table].indexes} | {db[table].pks[0]}
         wanted = set(spec.get("facets", [])) | {fk.column for fk in db[table].foreign_keys}
         assert wanted <= indexed, f"{table}: no index on {wanted - indexed}"
+
+
+def test_a_job_killed_by_slurm_is_failed_from_its_slurm_log(results, tmp_path):
+    """OverMemoryKill leaves the job no chance to write; the plugin's job log tells."""
+    paths, runs = make_study(results, "PRJEB1", 1)
+    write_json(paths.qc_json(runs[0]), {"passed": True})
+    append_record(
+        paths.path("jobs", runs[0]) / "assembly_megahit.jsonl",
+        {
+            "stage": "assembly",
+            "event": "started",
+            "attempt": 3,
+            "time": "2026-01-01T00:00:00+00:00",
+            "job_id": "77",
+            "mem_mb": 450,
+        },
+    )
+    log = paths.path("slurm_logs") / "rule_assembly_megahit" / f"PRJEB1_{runs[0]}" / "77.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "rule assembly_megahit:\n    wildcards: study=PRJEB1, run=" + runs[0] + "\n"
+        "slurmstepd-localhost: error: StepId=77.0 exceeded memory limit "
+        "(483086336 > 471859200), being killed\n"
+        "srun: error: localhost: task 0: Killed\n"
+    )
+    db = open_db(tmp_path / "c.db")
+    load(db, results, "PRJEB1")
+    asm = db["assemblies"].get(1)
+    assert (asm["status"], asm["job_id"]) == ("failed", "77")
+    (event,) = db.query("select * from events where event = 'failed'")
+    assert (event["cause"], event["attempt"], event["mem_mb"]) == ("out_of_memory", 3, 450)
+    assert "exceeded memory limit" in event["message"]

@@ -16,7 +16,7 @@ RESULTS = CFG.results_dir
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 # Where profiles/slurm's `slurm-logdir` puts the plugin's job logs: keep the two equal.
-SLURM_LOGS = f"{LOGS}/slurm"
+SLURM_LOGS = pattern("slurm_logs", RESULTS)
 
 
 wildcard_constraints:
