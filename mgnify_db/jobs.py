@@ -62,6 +62,11 @@ class Job:
         return cls(Path(smk.params.jobs), res.get("attempt"), res.get("mem_mb"), smk.threads)
 
 
+def memory_log(records: Path) -> Path:
+    """`<rule>.memory.jsonl` beside `<rule>.jsonl`: mgnify_db.resources' decisions and failures."""
+    return records.with_name(records.name.removesuffix(".jsonl") + ".memory.jsonl")
+
+
 @contextmanager
 def job_record(job: Job, stage: str) -> Iterator[dict]:
     """Record `started`, then `completed` or `failed` (with a classified cause) for one attempt.
@@ -84,11 +89,21 @@ def job_record(job: Job, stage: str) -> Iterator[dict]:
     try:
         yield extra
     except BaseException as e:
-        from .resources import classify_failure
+        from .resources import classify_failure, record_failure
 
+        # ToolError messages carry the tool's log tail, so the text is enough to classify.
         text = "".join(traceback.format_exception_only(e)).strip()
-        code = getattr(e, "returncode", None)
-        cause = classify_failure(code, f"{text}\n{extra.get('log_tail', '')}")
+        cause = classify_failure(getattr(e, "returncode", None), text)
+        # The memory decisions read this file: an out-of-memory failure the job saw itself
+        # (bad_alloc, exit 137 on the local executor) grows the next attempt's memory.
+        record_failure(
+            memory_log(path),
+            attempt=attempt,
+            cause=cause,
+            mem_mb=mem_mb,
+            job_id=base["job_id"],
+            message=text.splitlines()[-1],
+        )
         append_record(
             path,
             {

@@ -10,7 +10,7 @@ memory only after out-of-memory failures:
   lineage, longest matching prefix, like emgapi-v2's compute-resource heuristic) plus size scaling.
 * :func:`memory_for_attempt` returns ``base_mb`` on attempt 1 and ``base_mb * growth ** n`` later,
   where ``n`` is the number of out-of-memory failures of the current series of attempts.
-* Failures are recorded by :func:`run_with_failure_record` (a rule script running a tool) or found
+* Failures are recorded by the job itself (:func:`mgnify_db.jobs.job_record`) or found
   by :func:`memory_for_attempt` in the Slurm logs of snakemake-executor-plugin-slurm: Slurm's
   OverMemoryKill kills the job before it can write anything, so the plugin's log is the only
   witness ("slurmstepd: error: StepId=7.batch exceeded memory limit ...").
@@ -32,16 +32,8 @@ rules without wildcards; ``<logdir>`` defaults to ``<workdir>/.snakemake/slurm_l
 with ``slurm-logdir``. Array jobs write ``<logdir>/rule_<rule>/<jobid>_<index>.log``. Logs of
 successful jobs are deleted unless ``slurm-keep-successful-logs`` is set.
 
-Usage in a rule (``rulename``, ``wildcards`` and ``attempt`` are passed by Snakemake by name)::
-
-    resources:
-        mem_mb=memory_resource(
-            lambda wc: start_memory(POLICY, "megahit", biome(wc), bases(wc)),
-            failures="results/assembly/{study}/{run}/megahit.failures.jsonl",
-            slurm_log_dir="results/logs/slurm",  # = slurm-logdir of profiles/slurm
-            policy=POLICY,
-            record=lambda: not workflow.dryrun,  # `snakemake -n` writes no decisions
-        ),
+The workflow calls :func:`memory_for_attempt` from each rule's ``mem_mb`` callable
+(``workflow/rules/common.smk``, through :func:`mgnify_db.workflow.memory_mb`).
 """
 
 from __future__ import annotations
@@ -51,8 +43,7 @@ import json
 import math
 import os
 import re
-import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -71,10 +62,8 @@ __all__ = [
     "find_slurm_logs",
     "lineage_match",
     "memory_for_attempt",
-    "memory_resource",
     "read_records",
     "record_failure",
-    "run_with_failure_record",
     "scan_slurm_logs",
     "slurm_log_failure",
     "slurm_wildcard_str",
@@ -662,87 +651,3 @@ def memory_for_attempt(
         if not repeated:
             _append(failures_path, decision)
     return mem
-
-
-def memory_resource(
-    base_mb: int | Callable[..., int],
-    *,
-    failures: str | Callable[..., str | Path],
-    slurm_log_dir: str | Path | None = None,
-    policy: MemoryPolicy | None = None,
-    record: bool | Callable[[], bool] = True,
-) -> Callable[..., int]:
-    """A ``mem_mb`` callable for a rule's ``resources:``.
-
-    ``base_mb``: MB, or a function of the wildcards. ``failures``: a path pattern formatted with
-    the wildcards (``"results/{sample}/megahit.failures.jsonl"``) or a function of the wildcards.
-    The rule name comes from Snakemake (``rulename``). ``record``: write decision lines; pass
-    ``lambda: not workflow.dryrun`` in a Snakefile so that ``snakemake -n`` writes nothing
-    (Snakemake evaluates resources during dry-runs too). Failures found in Slurm logs are
-    always recorded.
-    """
-
-    def mem_mb(wildcards, attempt, rulename=None):
-        wc = _wildcards_dict(wildcards)
-        base = base_mb(wildcards) if callable(base_mb) else base_mb
-        path = failures(wildcards) if callable(failures) else str(failures).format(**wc)
-        return memory_for_attempt(
-            int(base),
-            attempt,
-            Path(path),
-            slurm_log_dir=Path(slurm_log_dir) if slurm_log_dir is not None else None,
-            rule=rulename,
-            wildcards=wc,
-            policy=policy,
-            record=record() if callable(record) else record,
-        )
-
-    return mem_mb
-
-
-# ------------------------------------------------------------------------------- local tools
-
-
-def run_with_failure_record(
-    cmd: list[str],
-    *,
-    log: Path,
-    failures: Path,
-    attempt: int,
-    mem_mb: int,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> None:
-    """Run ``cmd`` with stdout+stderr appended to ``log``; on failure record why, then raise.
-
-    The cause comes from the exit code (-9/137 = SIGKILL = OOM) and the last 64 KiB of ``log``.
-    The Slurm job id (if any) is recorded so that the Slurm log of the same job is not counted
-    again by :func:`scan_slurm_logs`. Raises :class:`subprocess.CalledProcessError`.
-    """
-    log = Path(log)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as fh:
-        proc = subprocess.run(
-            [str(c) for c in cmd],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            check=False,
-        )
-    if proc.returncode == 0:
-        return
-    tail = _read_tail(log) if log.exists() else ""
-    cause = classify_failure(proc.returncode, tail)
-    job_ids = sorted(_current_job_ids())
-    record_failure(
-        failures,
-        attempt=attempt,
-        cause=cause,
-        mem_mb=mem_mb,
-        job_id=os.environ.get("SLURM_JOB_ID") or (job_ids[0] if job_ids else None),
-        message=f"exit {proc.returncode}: {_evidence(tail, cause)}",
-        source="local",
-        log=log,
-    )
-    raise subprocess.CalledProcessError(proc.returncode, [str(c) for c in cmd])

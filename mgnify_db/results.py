@@ -118,7 +118,8 @@ def job_records(
             }
             if rec.get("kind") == "decision":
                 extra.append({**common, "event": "memory", "message": rec.get("reason")})
-            elif rec.get("job_id") not in ended:
+            elif rec.get("source") != "local" and rec.get("job_id") not in ended:
+                # local failures were written by the job itself into `own` as well
                 ended.add(rec.get("job_id"))
                 extra.append(
                     {

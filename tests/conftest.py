@@ -77,6 +77,17 @@ def mirror(demo_data):
         yield m
 
 
+def write_demo_variant(workdir: Path, portal_url: str, **study) -> Path:
+    """A workdir whose own copy of the demo study file sets `study` fields (e.g. include_runs)."""
+    import yaml
+
+    studies = workdir / "studies"
+    studies.mkdir(parents=True, exist_ok=True)
+    fields = yaml.safe_load((REPO / "demo" / "studies" / "PRJEB00001.yaml").read_text())
+    (studies / "PRJEB00001.yaml").write_text(yaml.safe_dump(fields | study))
+    return write_workdir(workdir, portal_url, studies_dir=str(studies))
+
+
 def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
     """A deployed-style working dir whose config points at the mirror and the demo study."""
     import yaml

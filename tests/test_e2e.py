@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 import sqlite_utils
-from conftest import snakemake, write_workdir
+from conftest import snakemake, write_demo_variant, write_workdir
 
 from mgnify_db.catalogue import dump, rebuild
 
@@ -88,13 +88,9 @@ def test_datasette_serves_the_catalogue(site):
 
 
 def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
-    studies = tmp_path / "studies"
-    studies.mkdir()
-    (studies / "PRJEB00001.yaml").write_text(
-        "accession: PRJEB00001\nbiome: root:Environmental:Aquatic:Marine\n"
-        "include_runs: [ERR0000003, ERR0000005]\n"
+    workdir = write_demo_variant(
+        tmp_path, mirror.portal_url, include_runs=["ERR0000003", "ERR0000005"]
     )
-    workdir = write_workdir(tmp_path / "work", mirror.portal_url, studies_dir=str(studies))
     mirror.add_fault(status=404, count=1000, path_prefix="/vol1/fastq/ERR000/ERR0000003/")
     try:
         proc = snakemake(workdir)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,10 +20,8 @@ from mgnify_db.resources import (
     find_slurm_logs,
     lineage_match,
     memory_for_attempt,
-    memory_resource,
     read_records,
     record_failure,
-    run_with_failure_record,
     scan_slurm_logs,
     slurm_wildcard_str,
     start_memory,
@@ -469,82 +465,3 @@ def test_memory_for_attempt_finds_slurm_oom_kills(tmp_path):
         (2, 600, "big", wc),
         (3, 600, "big", wc),
     ]
-
-
-def test_memory_resource_callable(tmp_path):
-    class Wildcards(dict):  # Snakemake's Wildcards is a Namedlist with .items()
-        pass
-
-    func = memory_resource(
-        lambda wc: 400 if wc["run"] == "ERR2" else 800,
-        failures=str(tmp_path / "{study}" / "{run}.failures.jsonl"),
-        policy=POLICY,
-    )
-    wc = Wildcards(study="ERP1", run="ERR2")
-    assert func(wc, 1, rulename="big") == 400
-    path = tmp_path / "ERP1" / "ERR2.failures.jsonl"
-    record_failure(path, attempt=1, cause=OOM, mem_mb=400, job_id="3", message="")
-    assert func(wc, 2, rulename="big") == 600
-    assert _decisions(path)[-1].rule == "big"
-    assert func(Wildcards(study="ERP1", run="ERR9"), 1, rulename="big") == 800
-
-    dry = memory_resource(400, failures=str(tmp_path / "dry.jsonl"), record=lambda: False)
-    assert dry(Wildcards(), 1, rulename="big") == 400
-    assert not (tmp_path / "dry.jsonl").exists()
-
-
-# -------------------------------------------------------------------------- local tool runs
-
-
-def _py(code: str) -> list[str]:
-    return [sys.executable, "-c", code]
-
-
-def test_run_with_failure_record_success(tmp_path):
-    failures = tmp_path / "f.jsonl"
-    run_with_failure_record(
-        _py("print('ok')"), log=tmp_path / "t.log", failures=failures, attempt=1, mem_mb=400
-    )
-    assert (tmp_path / "t.log").read_text() == "ok\n"
-    assert not failures.exists()
-
-
-@pytest.mark.parametrize(
-    ("code", "returncode", "cause"),
-    [
-        ("import sys; print('bad input'); sys.exit(3)", 3, OTHER),
-        ("x = b'x' * 10; raise MemoryError()", 1, OOM),
-        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", -9, OOM),
-        ("import sys; print('DUE TO TIME LIMIT'); sys.exit(1)", 1, TIMEOUT),
-    ],
-)
-def test_run_with_failure_record_failures(tmp_path, code, returncode, cause):
-    failures = tmp_path / "f.jsonl"
-    with pytest.raises(subprocess.CalledProcessError) as err:
-        run_with_failure_record(
-            _py(code), log=tmp_path / "t.log", failures=failures, attempt=2, mem_mb=600
-        )
-    assert err.value.returncode == returncode
-    (rec,) = read_records(failures)
-    assert (rec.attempt, rec.cause, rec.mem_mb, rec.job_id) == (2, cause, 600, None)
-    assert rec.message.startswith(f"exit {returncode}")
-
-
-def test_run_with_failure_record_in_a_slurm_job(tmp_path, monkeypatch):
-    """A tool failure recorded inside job 42 is not counted again when its Slurm log is scanned."""
-    monkeypatch.setenv("SLURM_JOB_ID", "42")
-    failures = tmp_path / "f.jsonl"
-    with pytest.raises(subprocess.CalledProcessError):
-        run_with_failure_record(
-            _py("raise MemoryError"),
-            log=tmp_path / "t.log",
-            failures=failures,
-            attempt=1,
-            mem_mb=400,
-        )
-    monkeypatch.delenv("SLURM_JOB_ID")
-    logdir = tmp_path / "slurm_logs"
-    write_log(logdir / "rule_big" / "a" / "42.log", oom_log(42))
-    assert scan_slurm_logs(failures, logdir, "big", {"s": "a"}) == []
-    (rec,) = read_records(failures)
-    assert (rec.job_id, rec.cause, rec.source) == ("42", OOM, "local")

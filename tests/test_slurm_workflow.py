@@ -7,7 +7,14 @@ import time
 
 import pytest
 import sqlite_utils
-from conftest import SLURM_SCRIPT, snakemake, snakemake_cmd, workflow_env, write_workdir
+from conftest import (
+    SLURM_SCRIPT,
+    snakemake,
+    snakemake_cmd,
+    workflow_env,
+    write_demo_variant,
+    write_workdir,
+)
 
 from mgnify_db.catalogue import TABLES, dump
 
@@ -114,13 +121,9 @@ def test_slurmd_stopped_mid_run_then_a_rerun_completes(slurm_cluster, tmp_path, 
 
 def test_assembly_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path, mirror):
     """A real MEGAHIT job given too little memory: Slurm's OverMemoryKill, then more memory."""
-    studies = tmp_path / "studies"
-    studies.mkdir()
-    (studies / "PRJEB00001.yaml").write_text(
-        "accession: PRJEB00001\nbiome: root:Environmental:Aquatic:Marine\n"
-        "include_runs: [ERR0000001]\nassembly_mem_mb: 300\n"
+    workdir = write_demo_variant(
+        tmp_path, mirror.portal_url, include_runs=["ERR0000001"], assembly_mem_mb=300
     )
-    workdir = write_workdir(tmp_path / "work", mirror.portal_url, studies_dir=str(studies))
     proc = snakemake(workdir, profile="slurm", timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     db = sqlite_utils.Database(workdir / "results/catalogue.db")

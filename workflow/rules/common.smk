@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from mgnify_db import workflow as wf
+from mgnify_db.jobs import memory_log
 from mgnify_db.results import pattern
 
 try:
@@ -77,9 +78,9 @@ def mem_mb(rule_name):
         study, run = wildcards.study, wildcards.get("run")
         ena_json = Path(P("ena").format(study=study))
         base = wf.start_mb(CFG, rule_name, STUDIES[study], ena_json if run else None, run)
-        memory_log = jobs_file(rule_name, run is None).replace(".jsonl", ".memory.jsonl")
+        records = Path(jobs_file(rule_name, run is None).format(**wildcards))
         return wf.memory_mb(
-            CFG, rule_name, base, attempt, dict(wildcards), Path(memory_log.format(**wildcards)),
+            CFG, rule_name, base, attempt, dict(wildcards), memory_log(records),
             Path(SLURM_LOGS), record=not workflow.dryrun,
         )
 
