@@ -12,7 +12,7 @@ import click
 from .config import ConfigError, json_schemas, load_global, load_studies
 
 DEFAULT_CONFIG = Path("config/config.yaml")
-METADATA = Path(__file__).parent / "data" / "metadata.yaml"
+METADATA = Path(__file__).parent / "web" / "metadata.yaml"
 
 
 @click.group()
@@ -91,9 +91,12 @@ def ena_mirror():
 @click.option("--port", default=8123, type=int, show_default=True, envvar="MGNIFY_MIRROR_PORT")
 def ena_mirror_serve(directory: Path, host: str, port: int):
     """Serve recorded ENA responses and FASTQ files from DIRECTORY until Ctrl-C."""
-    from .mirror import serve_forever
+    from .dev.mirror import serve_forever
 
-    serve_forever(directory, host, port)
+    try:
+        serve_forever(directory, host, port)
+    except FileNotFoundError as exc:  # not a mirror data directory (no portal/)
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.group()
@@ -112,7 +115,7 @@ def demo():
 )
 def demo_build(out_dir: Path, scale: float):
     """Build the demo's ENA mirror directory (idempotent)."""
-    from .demo import build_demo
+    from .dev.demo import build_demo
 
     click.echo(build_demo(out_dir, scale=scale))
 
@@ -135,18 +138,60 @@ results_option = click.option(
 )
 
 
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="global config (memory policy for the events' explanations)",
+)
+
+
+def _global(config_path: Path):
+    from .config import GlobalConfig
+
+    if not config_path.exists() and config_path == DEFAULT_CONFIG:
+        return GlobalConfig()
+    try:
+        return load_global(config_path)
+    except ConfigError as e:
+        fail(str(e))
+
+
 @catalogue.command("load")
 @click.argument("study")
 @db_option
 @results_option
+@config_option
 @click.option("--run", "runs", multiple=True, help="only these runs")
-def catalogue_load(study: str, db_path: Path, results: Path, runs: tuple[str, ...]):
-    """Load STUDY (its result files) into the catalogue; idempotent."""
-    from .catalogue import load, open_db
+def catalogue_load(
+    study: str, db_path: Path, results: Path, config_path: Path, runs: tuple[str, ...]
+):
+    """Load STUDY (its ENA accession; its result files) into the catalogue; idempotent.
 
+    \b
+    Example:
+        mgnify-db catalogue load PRJEB00001 --run ERR0000001
+    """
+    from .catalogue import CatalogueError, load_run, load_study, open_store
+    from .plan import PlanError, recorded_plan
+
+    cfg = _global(config_path)
     try:
-        counts = load(open_db(db_path), results, study, list(runs) or None)
-    except FileNotFoundError as e:
+        plan = recorded_plan(results, study)
+        unknown = [r for r in runs if r not in plan.decisions]
+        if unknown:
+            fail(f"{study}: no run {', '.join(unknown)} in its ENA metadata")
+        with open_store(db_path, create=False) as store:
+            if runs:
+                counts: dict = {}
+                for run in runs:
+                    for t, n in load_run(store, results, cfg, plan, run).items():
+                        counts[t] = counts.get(t, 0) + n
+            else:
+                counts = load_study(store, results, cfg, plan)
+    except (PlanError, CatalogueError) as e:
         fail(str(e))
     click.echo(json.dumps(counts))
 
@@ -154,47 +199,87 @@ def catalogue_load(study: str, db_path: Path, results: Path, runs: tuple[str, ..
 @catalogue.command("rebuild")
 @db_option
 @results_option
-def catalogue_rebuild(db_path: Path, results: Path):
-    """Recreate the catalogue from the result files alone (same rows, same accessions)."""
-    from .catalogue import rebuild
+@config_option
+@click.option("--allow-empty", is_flag=True, help="replace the catalogue even with no study")
+def catalogue_rebuild(db_path: Path, results: Path, config_path: Path, allow_empty: bool):
+    """Recreate the catalogue from the result files alone (same rows, same accessions).
 
-    click.echo(json.dumps(rebuild(db_path, results)))
+    The new file replaces the old one atomically; `mgnify-db serve` picks it up.
+    """
+    from .catalogue import CatalogueError, rebuild
+
+    try:
+        click.echo(
+            json.dumps(rebuild(db_path, results, _global(config_path), allow_empty=allow_empty))
+        )
+    except CatalogueError as e:
+        fail(str(e))
 
 
 @catalogue.command("dump")
 @db_option
 @click.option("--table", "tables", multiple=True, help="only these tables")
-def catalogue_dump(db_path: Path, tables: tuple[str, ...]):
-    """Print a canonical JSON dump (rows sorted by key) for comparing catalogues."""
-    from .catalogue import TABLES, dump, open_db
+@click.option("--canonical", is_flag=True, help="natural keys instead of accessions, no job ids")
+def catalogue_dump(db_path: Path, tables: tuple[str, ...], canonical: bool):
+    """Print a JSON dump (rows sorted by key) for comparing catalogues."""
+    from .catalogue import TABLES, CatalogueError, dump, open_store
 
-    click.echo(
-        json.dumps(
-            dump(open_db(db_path), tables or tuple(TABLES)), indent=1, sort_keys=True, default=str
-        )
-    )
+    try:
+        with open_store(db_path, create=False) as store:
+            data = dump(store, tables or tuple(TABLES), canonical=canonical)
+    except CatalogueError as e:
+        fail(str(e))
+    click.echo(json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 @catalogue.command("status")
 @db_option
 def catalogue_status(db_path: Path):
     """Counts of runs, assemblies and analyses by status, per study."""
-    from .catalogue import open_db
+    from .catalogue import CatalogueError, open_store
 
-    db = open_db(db_path)
-    for table in ("runs", "assemblies", "analyses"):
-        for row in db.query(
-            f"select study, status, count(*) n from {table} "
-            "group by study, status order by study, status"
-        ):
-            click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
+    try:
+        with open_store(db_path, create=False) as store:
+            for table in ("runs", "assemblies", "analyses"):
+                for row in store.query(
+                    f"select study, status, count(*) n from {table} "
+                    "group by study, status order by study, status"
+                ):
+                    click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
+    except CatalogueError as e:
+        fail(str(e))
+
+
+# --- ENA ----------------------------------------------------------------------------------------
+@cli.group()
+def ena():
+    """ENA metadata of configured studies."""
+
+
+@ena.command("refresh")
+@click.argument("study")
+@config_option
+def ena_refresh(study: str, config_path: Path):
+    """Fetch STUDY's metadata from ENA again (runs and samples ENA dropped are kept, withdrawn).
+
+    The next workflow run re-plans the study and reloads it.
+    """
+    from .ena.client import EnaError
+    from .smk import fetch_metadata
+
+    cfg = _global(config_path)
+    try:
+        out = fetch_metadata(cfg, study)
+    except EnaError as e:
+        fail(f"{study}: ENA: {e}")
+    click.echo(f"{study}: metadata refreshed in {out}")
 
 
 @cli.command()
 @results_option
 def timings(results: Path):
     """Wall time and peak memory per rule, from the workflow's benchmark files."""
-    from .timings import format_timings, rule_timings
+    from .ops.timings import format_timings, rule_timings
 
     bench = results / "benchmarks"
     if not bench.is_dir():

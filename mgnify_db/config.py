@@ -15,7 +15,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .resources import MemoryPolicy
+from .jobs.memory import MemoryPolicy
 
 STUDY_ACCESSION = re.compile(r"^(PRJ[EDN][A-Z]\d+|[EDS]RP\d{6,})$")
 RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")

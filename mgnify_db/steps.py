@@ -1,21 +1,28 @@
-"""One function per workflow step; the rule scripts in workflow/scripts only call these."""
+"""Job entry points, one per rule and named exactly as the rule; called with keyword arguments.
+
+The rule scripts in workflow/scripts only call these. A step that finds its run gated out
+upstream (QC failed) writes outputs that say so (`{"gated": ...}`) and returns: the DAG stays
+static, and a re-run never depends on a checkpoint.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from pathlib import Path
 
-from .analysis import predict_cds, run_barrnap, summarise_analysis
-from .assembly import AssemblyStats, run_megahit
-from .catalogue import load, open_db
 from .config import GlobalConfig, StudyConfig
-from .download import fetch_run
-from .ena import EnaClient, fetch_study_metadata
-from .jobs import Job, job_record
-from .models import FastqFile
-from .qc import run_fastp
-from .results import read_json, write_json
+from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
+from .ena.download import fetch_run
+from .ena.models import FastqFile
+from .io import read_json, write_json
+from .jobs import Job, record
+from .pipelines.assembly import summarise_analysis
+from .tools.barrnap import run_barrnap
+from .tools.fastp import run_fastp
+from .tools.megahit import AssemblyStats, run_megahit
+from .tools.pyrodigal import predict_cds
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +36,63 @@ def setup_logging(log_file: str | Path | None) -> None:
     )
 
 
-def study_config(study: StudyConfig, out: Path) -> None:
+def _gate(upstream: Path) -> str | None:
+    """Why the run is gated out, from an upstream result (QC report or gated marker)."""
+    data = read_json(upstream) or {}
+    if data.get("gated"):
+        return str(data["gated"])
+    if "passed" in data and not data["passed"]:
+        return f"qc_failed: {data.get('reason')}"
+    return None
+
+
+def _write_gated(reason: str, *outputs: Path) -> None:
+    for out in outputs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".json":
+            write_json(out, {"gated": reason})
+        elif out.suffix == ".gz":
+            with gzip.GzipFile(out, "wb", mtime=0):
+                pass
+        else:
+            out.write_text("")
+
+
+def study_config(*, study: StudyConfig, out: Path) -> None:
     write_json(out, study.model_dump(mode="json"))
 
 
-def ena_metadata(cfg: GlobalConfig, accession: str, out: Path) -> None:
-    meta = fetch_study_metadata(EnaClient(cfg.ena), accession)
-    log.info("%s: %d samples, %d runs", accession, len(meta.samples), len(meta.runs))
-    write_json(out, meta.model_dump(mode="json"))
+def ena_metadata(*, cfg: GlobalConfig, study: str, out: Path, job: Job) -> StudyMetadata:
+    """Fetch the study's metadata; an existing ena.json is refreshed (withdrawn records kept)."""
+    with record(job) as extra:
+        meta = fetch_study_metadata(EnaClient(cfg.ena), study)
+        if (old := read_json(out)) is not None:
+            meta = refreshed(StudyMetadata.model_validate(old), meta)
+        write_json(out, meta.model_dump(mode="json"))
+        extra["message"] = f"{len(meta.samples)} samples, {len(meta.runs)} runs"
+    log.info("%s: %d samples, %d runs", study, len(meta.samples), len(meta.runs))
+    return meta
 
 
-def download(cfg: GlobalConfig, run: str, fastq: list[dict], out_dir: Path, job: Job) -> None:
+def ena_download(
+    *,
+    cfg: GlobalConfig,
+    run: str,
+    fastq: list[dict],
+    read_count: int | None,
+    layout: str | None,
+    out_dir: Path,
+    job: Job,
+) -> None:
     files = [FastqFile.model_validate(f) for f in fastq]
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)  # kept across attempts: not a Snakemake output
-    with job_record(job, "download"):
-        fetch_run(files, [tmp / f.name for f in files], cfg.ena)
+    with record(job) as extra:
+        fetch_run(
+            files, [tmp / f.name for f in files], cfg.ena, expected_reads=read_count, layout=layout
+        )
         tmp.replace(out_dir)
+        extra["message"] = f"{len(files)} file(s)"
     log.info("%s: downloaded %s", run, [f.name for f in files])
 
 
@@ -57,10 +104,10 @@ def reads_in(raw_dir: Path) -> list[Path]:
     return reads
 
 
-def qc(
-    cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, job: Job
+def qc_fastp(
+    *, cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, job: Job
 ) -> None:
-    with job_record(job, "qc") as extra:
+    with record(job) as extra:
         result = run_fastp(
             reads_in(raw_dir),
             out_dir,
@@ -73,11 +120,8 @@ def qc(
         extra["message"] = result.reason or f"{result.reads_after} reads passed QC"
 
 
-def qc_reads(qc_dir: Path) -> list[Path]:
-    return sorted(qc_dir.glob("reads_*.fastq.gz"))
-
-
-def assemble(
+def assembly_megahit(
+    *,
     cfg: GlobalConfig,
     run: str,
     qc_dir: Path,
@@ -87,11 +131,14 @@ def assemble(
     mem_mb: int,
     log_file: Path,
     job: Job,
-) -> AssemblyStats:
+) -> AssemblyStats | None:
+    if reason := _gate(qc_dir / "qc.json"):
+        _write_gated(reason, contigs, stats_out)
+        return None
     p = cfg.tools.megahit
-    with job_record(job, "assembly") as extra:
+    with record(job) as extra:
         stats = run_megahit(
-            qc_reads(qc_dir),
+            sorted(qc_dir.glob("reads_*.fastq.gz")),
             contigs.parent,
             threads=threads,
             mem_mb=mem_mb,
@@ -111,16 +158,23 @@ def assemble(
     return stats
 
 
-def cds(contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, job: Job) -> int:
-    with job_record(job, "cds") as extra:
+def analysis_cds(
+    *, assembly: Path, contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, job: Job
+) -> int:
+    if reason := _gate(assembly):
+        _write_gated(reason, faa, gff, counts)
+        return 0
+    with record(job) as extra:
         n = predict_cds(contigs, faa, gff, threads=threads)
         write_json(counts, {"cds_count": n})
         extra["message"] = f"{n} CDS"
     return n
 
 
-def rrna(
+def analysis_rrna(
+    *,
     cfg: GlobalConfig,
+    assembly: Path,
     contigs: Path,
     gff: Path,
     counts: Path,
@@ -128,8 +182,11 @@ def rrna(
     log_file: Path,
     job: Job,
 ) -> dict[str, int]:
+    if reason := _gate(assembly):
+        _write_gated(reason, gff, counts)
+        return {}
     p = cfg.tools.barrnap
-    with job_record(job, "rrna") as extra:
+    with record(job) as extra:
         found = run_barrnap(
             contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue, log=log_file
         )
@@ -138,17 +195,10 @@ def rrna(
     return found
 
 
-def analysis_summary(assembly_json: Path, cds_json: Path, rrna_json: Path, out: Path) -> None:
-    stats = AssemblyStats.model_validate(read_json(assembly_json))
-    summary = summarise_analysis(read_json(cds_json)["cds_count"], read_json(rrna_json), stats)
+def analysis_summary(*, assembly: Path, cds: Path, rrna: Path, out: Path) -> None:
+    if reason := _gate(assembly):
+        _write_gated(reason, out)
+        return
+    stats = AssemblyStats.model_validate(read_json(assembly))
+    summary = summarise_analysis(read_json(cds)["cds_count"], read_json(rrna), stats)
     write_json(out, summary.model_dump(mode="json"))
-
-
-def load_catalogue(cfg: GlobalConfig, study: str, runs: list[str] | None, marker: Path) -> None:
-    results = Path(cfg.results_dir)
-    db = open_db(cfg.catalogue_path)
-    try:
-        counts = load(db, results, study, runs)
-    finally:
-        db.close()
-    write_json(marker, {"study": study, "runs": runs, "rows": counts})

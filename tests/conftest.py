@@ -1,140 +1,30 @@
-"""Shared fixtures: the demo's ENA mirror data (built once per session) and helpers."""
+"""Session fixtures: the demo's ENA mirror data, the mirror, one demo workflow run, Datasette."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-# Tests build the demo at a lower coverage: same genomes and runs, half the reads.
-DEMO_SCALE = float(os.environ.get("MGNIFY_TEST_DEMO_SCALE", "0.5"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tool(name: str) -> str:
-    """A console script of this venv (snakemake, mgnify-db), else from PATH."""
-    path = BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
-
-
-# Shared with mgnify_db.demo: .debs in CACHE/downloads; unpacked trees here in CACHE/debs/PKG.
-CACHE = Path(os.environ.get("MGNIFY_CACHE") or Path.home() / ".cache" / "mgnify-snake")
-
-
-def packaged_file(package: str, member: str) -> Path:
-    """A file from a Debian package: installed copy, else `apt-get download` once into CACHE.
-
-    Fails (not skips) when it cannot: scripts/setup makes apt usable, and a skipped test
-    would hide what it tests.
-    """
-    if (installed := Path("/") / member).exists():
-        return installed
-    unpacked = CACHE / "debs" / package
-    if (target := unpacked / member).exists():
-        return target
-    downloads = CACHE / "downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-    if not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-        got = subprocess.run(["apt-get", "download", package], cwd=downloads, capture_output=True)
-        if got.returncode or not (debs := sorted(downloads.glob(f"{package}_*.deb"))):
-            pytest.fail(f"apt-get download {package} failed: {got.stderr.decode()[-300:]}")
-    unpacked.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp:
-        subprocess.run(["dpkg-deb", "-x", debs[-1], Path(tmp) / "x"], check=True)
-        shutil.rmtree(unpacked, ignore_errors=True)  # an unpack cut short by a kill
-        (Path(tmp) / "x").rename(unpacked)
-    if not target.exists():
-        pytest.fail(f"{package} has no {member}")
-    return target
+from support import DEMO_SCALE, SLURM_SCRIPT, free_port, snakemake, tool, write_workdir
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
-    from mgnify_db.demo import build_demo
+    from mgnify_db.dev.demo import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo") / "ena", scale=DEMO_SCALE)
 
 
 @pytest.fixture(scope="session")
 def mirror(demo_data):
-    from mgnify_db.mirror import MirrorServer
+    from mgnify_db.dev.mirror import MirrorServer
 
     with MirrorServer(demo_data, host="127.0.0.1", port=0) as m:
         yield m
-
-
-def write_demo_variant(workdir: Path, portal_url: str, **study) -> Path:
-    """A workdir whose own copy of the demo study file sets `study` fields (e.g. include_runs)."""
-    import yaml
-
-    studies = workdir / "studies"
-    studies.mkdir(parents=True, exist_ok=True)
-    fields = yaml.safe_load((REPO / "demo" / "studies" / "PRJEB00001.yaml").read_text())
-    (studies / "PRJEB00001.yaml").write_text(yaml.safe_dump(fields | study))
-    return write_workdir(workdir, portal_url, studies_dir=str(studies))
-
-
-def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
-    """A deployed-style working dir whose config points at the mirror and the demo study."""
-    import yaml
-
-    cfg = {
-        "results_dir": "results",
-        "studies_dir": str(REPO / "demo" / "studies"),
-        "catalogue": "sqlite:///results/catalogue.db",
-        "ena": {"portal_url": portal_url, "download_scheme": "http", "backoff_seconds": 0.2},
-        **extra,
-    }
-    (workdir / "config").mkdir(parents=True, exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
-    return workdir
-
-
-def snakemake_cmd(workdir: Path, *args: str, profile: str = "local") -> list[str]:
-    return [
-        tool("snakemake"),
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--profile",
-        str(REPO / "profiles" / profile),
-        *args,
-    ]
-
-
-def snakemake(
-    workdir: Path,
-    *args: str,
-    timeout: int = 1200,
-    profile: str = "local",
-) -> subprocess.CompletedProcess:
-    """Run the workflow in `workdir`; SIGINT at the timeout (Snakemake then cancels its jobs)."""
-    cmd = ["timeout", "-s", "INT", str(timeout), *snakemake_cmd(workdir, *args, profile=profile)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(), cwd=workdir)
-
-
-def workflow_env() -> dict:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("MGNIFY_ENA_PORTAL_URL", None)  # the workdir's config names the mirror
-    return env
-
-
-SLURM_SCRIPT = REPO / "scripts" / "slurm-cluster"
 
 
 @pytest.fixture(scope="session")

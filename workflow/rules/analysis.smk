@@ -1,20 +1,21 @@
-# Analysis of each assembly: CDS (pyrodigal), rRNA (barrnap), and a summary.
+# Assembly analysis (pipeline `assembly`): CDS (pyrodigal), rRNA (barrnap), and a summary.
 
 
 rule analysis_cds:
     input:
+        assembly=P("assembly"),
         contigs=P("contigs"),
     output:
         faa=P("cds_faa"),
         gff=P("cds_gff"),
-        counts=P("cds_faa").replace("cds.faa", "cds.json"),
+        counts=P("cds_counts"),
     params:
-        jobs=lambda wc: jobs_file("analysis_cds").format(**wc),
+        jobs=JOBS("analysis_cds"),
     log:
-        f"{LOGS}/analysis_cds/{{study}}/{{run}}.log",
+        LOG("analysis_cds"),
     benchmark:
-        f"{BENCH}/analysis_cds/{{study}}/{{run}}.tsv"
-    threads: CFG.threads.cds
+        BENCH("analysis_cds")
+    threads: threads("analysis_cds")
     resources:
         mem_mb=mem_mb("analysis_cds"),
         attempt=attempt,
@@ -27,17 +28,18 @@ rule analysis_cds:
 
 rule analysis_rrna:
     input:
+        assembly=P("assembly"),
         contigs=P("contigs"),
     output:
         gff=P("rrna_gff"),
         counts=P("rrna_counts"),
     params:
-        jobs=lambda wc: jobs_file("analysis_rrna").format(**wc),
+        jobs=JOBS("analysis_rrna"),
     log:
-        f"{LOGS}/analysis_rrna/{{study}}/{{run}}.log",
+        LOG("analysis_rrna"),
     benchmark:
-        f"{BENCH}/analysis_rrna/{{study}}/{{run}}.tsv"
-    threads: CFG.threads.rrna
+        BENCH("analysis_rrna")
+    threads: threads("analysis_rrna")
     resources:
         mem_mb=mem_mb("analysis_rrna"),
         attempt=attempt,
@@ -51,12 +53,12 @@ rule analysis_rrna:
 rule analysis_summary:
     input:
         assembly=P("assembly"),
-        cds=rules.analysis_cds.output.counts,
+        cds=P("cds_counts"),
         rrna=P("rrna_counts"),
     output:
         P("analysis"),
     log:
-        f"{LOGS}/analysis_summary/{{study}}/{{run}}.log",
+        LOG("analysis_summary"),
     localrule: True
     conda:
         "../envs/mgnify-db.yaml"

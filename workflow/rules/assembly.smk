@@ -1,4 +1,5 @@
-# Assembly: MEGAHIT per run, with -t from threads and -m (bytes) from mem_mb.
+# Assembly (pipeline `assembly`, mgnify_db/pipelines/assembly.py): MEGAHIT per run, with -t from
+# threads and -m (bytes) from mem_mb. A run that failed QC short-circuits.
 
 
 rule assembly_megahit:
@@ -8,12 +9,12 @@ rule assembly_megahit:
         contigs=P("contigs"),
         stats=P("assembly"),
     params:
-        jobs=lambda wc: jobs_file("assembly_megahit").format(**wc),
+        jobs=JOBS("assembly_megahit"),
     log:
-        f"{LOGS}/assembly_megahit/{{study}}/{{run}}.log",
+        LOG("assembly_megahit"),
     benchmark:
-        f"{BENCH}/assembly_megahit/{{study}}/{{run}}.tsv"
-    threads: CFG.threads.megahit
+        BENCH("assembly_megahit")
+    threads: threads("assembly_megahit")
     resources:
         mem_mb=mem_mb("assembly_megahit"),
         attempt=attempt,

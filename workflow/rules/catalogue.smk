@@ -1,4 +1,6 @@
-# Catalogue loads: local, and serialised by the `catalogue` resource (profiles set it to 1).
+# Catalogue loads: local, in the head process (no interpreter start per load), serialised by
+# the `catalogue` resource (profiles set it to 1). A study's load replaces all its rows; a run's
+# load replaces that run's rows.
 
 
 rule catalogue_load_study:
@@ -8,27 +10,23 @@ rule catalogue_load_study:
     output:
         P("loaded_study"),
     log:
-        f"{LOGS}/catalogue_load_study/{{study}}.log",
+        LOG("catalogue_load_study", run=False),
     localrule: True
     resources:
         catalogue=1,
-    conda:
-        "../envs/mgnify-db.yaml"
-    script:
-        "../scripts/catalogue_load.py"
+    run:
+        smk.load_study(CFG, PLANS[wildcards.study], Path(output[0]))
 
 
 rule catalogue_load_run:
     input:
-        unpack(run_results),
+        unpack(run_targets),
     output:
         P("loaded_run"),
     log:
-        f"{LOGS}/catalogue_load_run/{{study}}/{{run}}.log",
+        LOG("catalogue_load_run"),
     localrule: True
     resources:
         catalogue=1,
-    conda:
-        "../envs/mgnify-db.yaml"
-    script:
-        "../scripts/catalogue_load.py"
+    run:
+        smk.load_run(CFG, PLANS[wildcards.study], wildcards.run, Path(output[0]))

@@ -1,96 +1,106 @@
-# Config, wildcards and input functions. Logic lives in mgnify_db; this file only wires it.
+# Config, plans, wildcards and input functions. Logic lives in mgnify_db (mgnify_db/smk.py is
+# the adapter); this file only wires it.
 import sys
 from pathlib import Path
 
-from mgnify_db import workflow as wf
-from mgnify_db.jobs import memory_log
-from mgnify_db.results import pattern
+from mgnify_db import smk
+from mgnify_db.paths import pattern
+from mgnify_db.pipelines import PIPELINES
 
 try:
-    CFG = wf.load_config(config)
-    STUDIES = wf.load_studies(CFG)
-except wf.ConfigError as e:
+    CFG = smk.load_config(config)
+    STUDIES = smk.load_studies(CFG)
+except smk.ConfigError as e:
     # One line naming the file, field and problem; a traceback would bury it.
     sys.exit(f"error: {e}")
 
 RESULTS = CFG.results_dir
-LOGS = f"{RESULTS}/logs"
-BENCH = f"{RESULTS}/benchmarks"
-# Where profiles/slurm's `slurm-logdir` puts the plugin's job logs: keep the two equal.
-SLURM_LOGS = pattern("slurm_logs", RESULTS)
+# Each study's plan (which runs, how) is decided once here, in the head process. Studies with
+# no ENA metadata yet have it fetched first: the run list is then known before the DAG is built,
+# so no input function ever waits on a checkpoint.
+PLANS, PLAN_PROBLEMS = smk.plan_studies(CFG, STUDIES)
+for _study, _problem in PLAN_PROBLEMS.items():
+    print(f"error: {_study}: ENA metadata: {_problem}", file=sys.stderr)
+if PLAN_PROBLEMS and not PLANS:
+    sys.exit("error: no study could be planned (see above); nothing to do")
 
 
 wildcard_constraints:
-    study="|".join(STUDIES) or "NO_STUDY_CONFIGURED",
+    study="|".join(PLANS) or "NO_STUDY_PLANNED",
     run=r"[EDS]RR\d+",
 
 
-def P(name):
-    """A results path pattern (mgnify_db.results.PATTERNS), wildcards left in."""
-    return pattern(name, RESULTS)
+def P(name, **fixed):
+    """A results path pattern (mgnify_db.paths.PATTERNS), wildcards left in."""
+    return pattern(name, RESULTS, **fixed)
 
 
-def decisions(study):
-    ena_json = checkpoints.ena_metadata.get(study=study).output[0]
-    return wf.decisions(Path(ena_json), STUDIES[study])
+def LOG(rule, run=True):
+    return P("log" if run else "study_log", rule=rule)
 
 
-def eligible_runs(study):
-    return [d.run_accession for d in decisions(study) if d.eligible]
+def BENCH(rule, run=True):
+    return P("benchmark" if run else "study_benchmark", rule=rule)
+
+
+def JOBS(rule):
+    """The job's event log (one per job; the job is its only writer)."""
+    return P("jobs") + f"/{rule}.jsonl"
 
 
 def run_fastq(wildcards):
     """The run's FASTQ files (url, md5, bytes) in layout order."""
-    decision = next(d for d in decisions(wildcards.study) if d.run_accession == wildcards.run)
-    return [f.model_dump() for f in decision.fastq]
+    return PLANS[wildcards.study].fastq(wildcards.run)
 
 
-def jobs_file(rule_name, study_level=False):
-    return f"{P('study_jobs' if study_level else 'jobs')}/{rule_name}.jsonl"
+def run_read_count(wildcards):
+    return PLANS[wildcards.study].runs[wildcards.run].read_count
 
 
-def qc_passed(wildcards):
-    qc_dir = checkpoints.qc_fastp.get(study=wildcards.study, run=wildcards.run).output.qc
-    return wf.qc_passed(Path(qc_dir))
+def run_layout(wildcards):
+    layout = PLANS[wildcards.study].decisions[wildcards.run].layout
+    return str(layout) if layout else None
 
 
-def run_results(wildcards):
-    """What a run's catalogue load waits for: QC, and if it passed, assembly and analysis."""
-    files = {"qc": P("qc"), "study": P("loaded_study")}
-    if qc_passed(wildcards):
-        files |= {"assembly": P("assembly"), "analysis": P("analysis")}
+def run_targets(wildcards):
+    """What a run's catalogue load waits for: QC and every result of the study's pipelines."""
+    files = {"qc": P("qc")}
+    for analysis in PLANS[wildcards.study].config.analyses:
+        files |= {name: P(name) for name in PIPELINES[analysis].targets}
     return {k: v.format(**wildcards) for k, v in files.items()}
 
 
 def all_loaded(wildcards):
     targets = []
-    for study in STUDIES:
+    for study, plan in PLANS.items():
         targets.append(P("loaded_study").format(study=study))
-        targets += [P("loaded_run").format(study=study, run=r) for r in eligible_runs(study)]
+        targets += [P("loaded_run").format(study=study, run=run) for run in plan.eligible]
     return targets
 
 
-def mem_mb(rule_name):
-    """Start memory from config (assembly: the biome heuristic); a retry after an
+def mem_mb(rule):
+    """Start memory from config (assemblers: the biome heuristic); a retry after an
     out-of-memory failure asks for more, any other failure keeps it."""
 
     def get(wildcards, attempt):
-        study, run = wildcards.study, wildcards.get("run")
-        ena_json = Path(P("ena").format(study=study))
-        base = wf.start_mb(CFG, rule_name, STUDIES[study], ena_json if run else None, run)
-        records = Path(jobs_file(rule_name, run is None).format(**wildcards))
-        return wf.memory_mb(
-            CFG, rule_name, base, attempt, dict(wildcards), memory_log(records),
-            Path(SLURM_LOGS), record=not workflow.dryrun,
+        return smk.memory_mb(
+            CFG, rule, PLANS[wildcards.study], wildcards, attempt, record=not workflow.dryrun
         )
 
     return get
 
 
+def runtime(rule):
+    def get(wildcards):
+        return smk.runtime_min(CFG, rule, wildcards.study, wildcards.get("run"))
+
+    return get
+
+
+def threads(rule):
+    return smk.threads(CFG, rule)
+
+
 def attempt(wildcards, attempt):
     """Exposed as a resource so that the job records the attempt it is."""
     return attempt
-
-
-def runtime(rule_name):
-    return wf.runtime_min(CFG, rule_name)

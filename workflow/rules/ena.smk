@@ -1,5 +1,6 @@
-# ENA: the study's metadata (a checkpoint: the runs are known only afterwards) and its reads.
-# The metadata is fetched once; `--forcerun ena_metadata` refreshes it.
+# ENA: the study's config as recorded, and each eligible run's reads. The study's metadata
+# (ena.json) is fetched when the workflow starts (common.smk); `mgnify-db ena refresh STUDY`
+# fetches it again.
 
 
 rule study_config:
@@ -8,7 +9,7 @@ rule study_config:
     params:
         study=lambda wc: STUDIES[wc.study].model_dump(mode="json"),
     log:
-        f"{LOGS}/study_config/{{study}}.log",
+        LOG("study_config", run=False),
     localrule: True
     conda:
         "../envs/mgnify-db.yaml"
@@ -16,39 +17,20 @@ rule study_config:
         "../scripts/study_config.py"
 
 
-checkpoint ena_metadata:
-    output:
-        P("ena"),
-    log:
-        f"{LOGS}/ena_metadata/{{study}}.log",
-    benchmark:
-        f"{BENCH}/ena_metadata/{{study}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb("ena_metadata"),
-        attempt=attempt,
-        runtime=runtime("ena_metadata"),
-    conda:
-        "../envs/mgnify-db.yaml"
-    script:
-        "../scripts/ena_metadata.py"
-
-
 rule ena_download:
-    input:
-        # ancient: refreshing the metadata (--forcerun ena_metadata) re-downloads a run only if
-        # its files changed in ENA (the fastq param: urls, md5s, sizes).
-        ena=ancient(P("ena")),
     output:
         raw=directory(P("raw")),
     params:
+        # a change of the run's files in ENA (urls, md5s, sizes) re-downloads it
         fastq=run_fastq,
-        jobs=lambda wc: jobs_file("ena_download").format(**wc),
+        read_count=run_read_count,
+        layout=run_layout,
+        jobs=JOBS("ena_download"),
     log:
-        f"{LOGS}/ena_download/{{study}}/{{run}}.log",
+        LOG("ena_download"),
     benchmark:
-        f"{BENCH}/ena_download/{{study}}/{{run}}.tsv"
-    threads: 1
+        BENCH("ena_download")
+    threads: threads("ena_download")
     resources:
         mem_mb=mem_mb("ena_download"),
         attempt=attempt,

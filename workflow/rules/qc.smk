@@ -1,18 +1,19 @@
-# QC: fastp, then the gate (a checkpoint: whether a run is assembled depends on its result).
+# QC: fastp, then the gate. The gate's verdict is an ordinary output (qc.json): later rules of a
+# run that failed it short-circuit, so the DAG never waits on a checkpoint.
 
 
-checkpoint qc_fastp:
+rule qc_fastp:
     input:
         raw=P("raw"),
     output:
         qc=directory(P("qc")),
     params:
-        jobs=lambda wc: jobs_file("qc_fastp").format(**wc),
+        jobs=JOBS("qc_fastp"),
     log:
-        f"{LOGS}/qc_fastp/{{study}}/{{run}}.log",
+        LOG("qc_fastp"),
     benchmark:
-        f"{BENCH}/qc_fastp/{{study}}/{{run}}.tsv"
-    threads: CFG.threads.fastp
+        BENCH("qc_fastp")
+    threads: threads("qc_fastp")
     resources:
         mem_mb=mem_mb("qc_fastp"),
         attempt=attempt,

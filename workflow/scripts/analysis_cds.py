@@ -1,14 +1,15 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.steps import cds, setup_logging
+from mgnify_db.steps import analysis_cds, setup_logging
 
 setup_logging(snakemake.log[0])
-cds(
-    Path(snakemake.input.contigs),
-    Path(snakemake.output.faa),
-    Path(snakemake.output.gff),
-    Path(snakemake.output.counts),
-    snakemake.threads,
-    Job.of(snakemake),
+analysis_cds(
+    assembly=Path(snakemake.input.assembly),
+    contigs=Path(snakemake.input.contigs),
+    faa=Path(snakemake.output.faa),
+    gff=Path(snakemake.output.gff),
+    counts=Path(snakemake.output.counts),
+    threads=snakemake.threads,
+    job=Job.of(snakemake),
 )

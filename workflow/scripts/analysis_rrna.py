@@ -1,15 +1,16 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.steps import rrna
-from mgnify_db.workflow import load_config
+from mgnify_db.smk import load_config
+from mgnify_db.steps import analysis_rrna
 
-rrna(
-    load_config(snakemake.config),
-    Path(snakemake.input.contigs),
-    Path(snakemake.output.gff),
-    Path(snakemake.output.counts),
-    snakemake.threads,
-    Path(snakemake.log[0]),
-    Job.of(snakemake),
+analysis_rrna(
+    cfg=load_config(snakemake.config),
+    assembly=Path(snakemake.input.assembly),
+    contigs=Path(snakemake.input.contigs),
+    gff=Path(snakemake.output.gff),
+    counts=Path(snakemake.output.counts),
+    threads=snakemake.threads,
+    log_file=Path(snakemake.log[0]),
+    job=Job.of(snakemake),
 )

@@ -4,8 +4,8 @@ from mgnify_db.steps import analysis_summary, setup_logging
 
 setup_logging(snakemake.log[0])
 analysis_summary(
-    Path(snakemake.input.assembly),
-    Path(snakemake.input.cds),
-    Path(snakemake.input.rrna),
-    Path(snakemake.output[0]),
+    assembly=Path(snakemake.input.assembly),
+    cds=Path(snakemake.input.cds),
+    rrna=Path(snakemake.input.rrna),
+    out=Path(snakemake.output[0]),
 )

@@ -1,17 +1,17 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.steps import assemble
-from mgnify_db.workflow import load_config
+from mgnify_db.smk import load_config
+from mgnify_db.steps import assembly_megahit
 
-assemble(
-    load_config(snakemake.config),
-    snakemake.wildcards.run,
-    Path(snakemake.input.qc),
-    Path(snakemake.output.contigs),
-    Path(snakemake.output.stats),
-    snakemake.threads,
-    snakemake.resources.mem_mb,
-    Path(snakemake.log[0]),
-    Job.of(snakemake),
+assembly_megahit(
+    cfg=load_config(snakemake.config),
+    run=snakemake.wildcards.run,
+    qc_dir=Path(snakemake.input.qc),
+    contigs=Path(snakemake.output.contigs),
+    stats_out=Path(snakemake.output.stats),
+    threads=snakemake.threads,
+    mem_mb=snakemake.resources.mem_mb,
+    log_file=Path(snakemake.log[0]),
+    job=Job.of(snakemake),
 )

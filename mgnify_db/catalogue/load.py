@@ -1,0 +1,77 @@
+"""Loading the catalogue from results: a study, one run, or everything (rebuild)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..config import GlobalConfig
+from ..ids import Ledger
+from ..paths import StudyPaths, ledger_path, studies_in
+from ..plan import StudyPlan, recorded_plan
+from ..state import run_state
+from .rows import run_rows, study_accession, study_rows
+from .store import CatalogueError, SqliteStore, open_store
+
+
+def counts(rows: dict[str, list]) -> dict[str, int]:
+    return {t: len(r) for t, r in rows.items()}
+
+
+def load_study(
+    store: SqliteStore,
+    results: Path,
+    cfg: GlobalConfig,
+    plan: StudyPlan | None = None,
+    study: str | None = None,
+) -> dict[str, int]:
+    """Replace a study's rows with those its files give now (one transaction)."""
+    plan = plan or recorded_plan(results, study)
+    rows = study_rows(plan, results, Ledger(ledger_path(results)), cfg)
+    store.replace_study(rows["studies"][0]["accession"], rows)
+    return counts(rows)
+
+
+def load_run(
+    store: SqliteStore, results: Path, cfg: GlobalConfig, plan: StudyPlan, run: str
+) -> dict[str, int]:
+    """Replace one run's rows (the study's own rows are loaded first if missing)."""
+    ledger = Ledger(ledger_path(results))
+    mgys = study_accession(plan, ledger)
+    if not any(store.query("select 1 from studies where accession = ?", [mgys])):
+        return load_study(store, results, cfg, plan)
+    if run not in plan.decisions:
+        raise CatalogueError(f"{plan.accession}: no run {run} in its ENA metadata")
+    state = run_state(StudyPaths(Path(results), plan.accession), plan, run, ledger)
+    rows = run_rows(plan, state, results, ledger, mgys, cfg.memory)
+    store.replace_run(mgys, run, rows)
+    return counts(rows)
+
+
+def rebuild(db_path: Path, results: Path, cfg: GlobalConfig, *, allow_empty: bool = False) -> dict:
+    """Recreate the catalogue from the result files alone, then swap it in atomically.
+
+    Refuses (CatalogueError) when `results` holds no study, unless `allow_empty`: a mistyped
+    path must never replace a catalogue with an empty one.
+    """
+    results, db_path = Path(results), Path(db_path)
+    studies = studies_in(results)
+    if not studies and not allow_empty:
+        raise CatalogueError(
+            f"{results}: no study results found (results/studies/<ACC>/ena.json); "
+            "refusing to replace the catalogue with an empty one (--allow-empty to force)"
+        )
+    tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.rebuild")
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        p.unlink(missing_ok=True)
+    totals: dict[str, int] = {}
+    with open_store(tmp) as store:
+        for study in studies:
+            for t, n in load_study(store, results, cfg, study=study).items():
+                totals[t] = totals.get(t, 0) + n
+        store.checkpoint()
+        store.db.execute("PRAGMA journal_mode = DELETE")
+    tmp.replace(db_path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    return totals

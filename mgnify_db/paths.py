@@ -1,0 +1,84 @@
+"""Every results, log and benchmark path pattern, in one table.
+
+Rules (workflow/rules/common.smk), steps, state and loaders all take their paths from here.
+`{study}` is the study's ENA accession (its config file's name); `{run}` an ENA run accession;
+`{rule}` a rule name, which is also its step's name and its log and benchmark folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STUDY = "{results}/studies/{study}"
+RUN = STUDY + "/runs/{run}"
+PATTERNS: dict[str, str] = {
+    # study level
+    "study_config": STUDY + "/study.json",
+    "ena": STUDY + "/ena.json",
+    "plan": STUDY + "/plan.json",
+    "study_jobs": STUDY + "/jobs",
+    "loaded_study": STUDY + "/loaded/study.json",
+    # run level: reads and QC
+    "raw": RUN + "/raw",
+    "qc": RUN + "/qc",
+    "qc_json": RUN + "/qc/qc.json",
+    "fastp_html": RUN + "/qc/fastp.html",
+    # assembly
+    "assembly_dir": RUN + "/assembly",
+    "contigs": RUN + "/assembly/contigs.fa.gz",
+    "assembly": RUN + "/assembly/assembly.json",
+    # assembly analysis
+    "cds_faa": RUN + "/analysis/cds.faa",
+    "cds_gff": RUN + "/analysis/cds.gff",
+    "cds_counts": RUN + "/analysis/cds.json",
+    "rrna_gff": RUN + "/analysis/rrna.gff",
+    "rrna_counts": RUN + "/analysis/rrna.json",
+    "analysis": RUN + "/analysis/analysis.json",
+    # job events: one <rule>.jsonl per job
+    "jobs": RUN + "/jobs",
+    "loaded_run": STUDY + "/loaded/{run}.json",
+    # logs and benchmarks mirror the rule name; the Slurm plugin's job logs (`slurm-logdir` in
+    # profiles/slurm must name the same folder)
+    "log": "{results}/logs/{rule}/{study}/{run}.log",
+    "study_log": "{results}/logs/{rule}/{study}.log",
+    "benchmark": "{results}/benchmarks/{rule}/{study}/{run}.tsv",
+    "study_benchmark": "{results}/benchmarks/{rule}/{study}.tsv",
+    "slurm_logs": "{results}/logs/slurm",
+    # results-wide
+    "ledger": "{results}/accessions.tsv",
+}
+
+
+def pattern(name: str, results: str | Path, **fixed: str) -> str:
+    """A path pattern with `{study}`/`{run}`/`{rule}` left as Snakemake wildcards."""
+    text = PATTERNS[name].replace("{results}", str(results))
+    for key, value in fixed.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """The paths of one study's results."""
+
+    results: Path
+    study: str
+
+    def path(self, name: str, run: str = "", rule: str = "") -> Path:
+        return Path(
+            PATTERNS[name].format(results=self.results, study=self.study, run=run, rule=rule)
+        )
+
+    def rel(self, name: str, run: str = "") -> str:
+        """The path relative to the results dir (as stored in the catalogue)."""
+        return str(self.path(name, run).relative_to(self.results))
+
+
+def ledger_path(results: Path) -> Path:
+    return Path(PATTERNS["ledger"].format(results=results))
+
+
+def studies_in(results: Path) -> list[str]:
+    """ENA accessions of the studies with metadata under `results`."""
+    return sorted(p.parent.name for p in (Path(results) / "studies").glob("*/ena.json"))

@@ -1,0 +1,207 @@
+"""The adapter the Snakefile calls in the head process: config, plans, resources, loads.
+
+Business rules live elsewhere (plan, state, jobs, catalogue); this module only wires them to
+Snakemake's callables, so that workflow/rules/common.smk stays a list of one-liners.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_global
+from .config import load_studies as load_studies_dir
+from .io import read_json, write_json
+from .jobs import Job, MemoryPolicy, decide, events_path, read_events, reconcile_slurm
+from .jobs.memory import start_memory
+from .paths import StudyPaths
+from .pipelines import all_rules, rule_spec
+from .plan import StudyPlan, plan_study
+
+__all__ = ["ConfigError", "load_config", "load_studies", "plan_studies"]
+
+log = logging.getLogger(__name__)
+ENV_OVERRIDES = {"MGNIFY_ENA_PORTAL_URL": ("ena", "portal_url")}
+# When a job would only short-circuit (its gate failed upstream), ask for this little.
+GATED_MEM_MB, GATED_RUNTIME_MIN = 300, 5
+
+
+def load_config(config: dict, source: str | None = None) -> GlobalConfig:
+    """Validate Snakemake's merged config; env vars in ENV_OVERRIDES win (for the mirror)."""
+    data = dict(config)
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if value := os.environ.get(var):
+            data = deep_merge(data, {section: {key: value}})
+    return parse_global(data, source or "config/config.yaml (with --config/--configfile)")
+
+
+def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
+    studies = load_studies_dir(Path(cfg.studies_dir))
+    if not studies:
+        raise ConfigError(f"{cfg.studies_dir}: no study files (<ACCESSION>.yaml) found")
+    return studies
+
+
+# -- plans -------------------------------------------------------------------------------------
+def fetch_metadata(cfg: GlobalConfig, study: str) -> Path:
+    """Fetch a study's ENA metadata into ena.json (recorded as `ena_metadata` job events)."""
+    from .steps import ena_metadata
+
+    paths = StudyPaths(Path(cfg.results_dir), study)
+    out = paths.path("ena")
+    job = Job(
+        rule="ena_metadata",
+        events=events_path(paths.path("study_jobs"), "ena_metadata"),
+        attempt=None,
+        mem_mb=None,
+        threads=1,
+    )
+    ena_metadata(cfg=cfg, study=study, out=out, job=job)
+    return out
+
+
+def plan_studies(
+    cfg: GlobalConfig, studies: Mapping[str, StudyConfig], *, fetch: bool = True
+) -> tuple[dict[str, StudyPlan], dict[str, str]]:
+    """Plans of every study; ENA metadata is fetched first for studies that have none.
+
+    Returns (plans, problems): a study whose metadata cannot be fetched is left out, with its
+    one-line reason, so that the others go on.
+    """
+    plans: dict[str, StudyPlan] = {}
+    problems: dict[str, str] = {}
+    for acc, study in studies.items():
+        ena_json = StudyPaths(Path(cfg.results_dir), acc).path("ena")
+        try:
+            if not ena_json.exists():
+                if not fetch:
+                    problems[acc] = "no ENA metadata yet"
+                    continue
+                fetch_metadata(cfg, acc)
+            plans[acc] = plan_study(study, ena_json.read_bytes())
+        except Exception as e:  # noqa: BLE001 - reported per study, in one line
+            problems[acc] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+    return plans, problems
+
+
+# -- resources ---------------------------------------------------------------------------------
+def _spec(rule: str):
+    spec = rule_spec(rule)
+    if spec is None:
+        raise ConfigError(f"no rule {rule!r} (known: {', '.join(sorted(all_rules()))})")
+    return spec
+
+
+def resource(cfg: GlobalConfig, rule: str, key: str) -> int:
+    value = cfg.resources.get(rule, {}).get(key)
+    return int(value) if value is not None else int(getattr(_spec(rule), key))
+
+
+def threads(cfg: GlobalConfig, rule: str) -> int:
+    key = _spec(rule).threads
+    return int(getattr(cfg.threads, key)) if key else 1
+
+
+def gated(results: Path, study: str, run: str | None) -> bool:
+    """True when the run failed QC: its later jobs will only short-circuit."""
+    if not run:
+        return False
+    qc = read_json(StudyPaths(Path(results), study).path("qc_json", run))
+    return qc is not None and not qc.get("passed")
+
+
+def start_mb(cfg: GlobalConfig, rule: str, plan: StudyPlan, run: str | None) -> int:
+    """First-attempt memory: per rule from config; an assembler's from the study's override or
+    the assembler x biome heuristic, scaled by the run's bases (from ENA)."""
+    spec = _spec(rule)
+    if not spec.assembler:
+        return resource(cfg, rule, "mem_mb")
+    if plan.config.assembly_mem_mb:
+        return plan.config.assembly_mem_mb
+    if "mem_mb" in cfg.resources.get(rule, {}):
+        return resource(cfg, rule, "mem_mb")
+    ena_run = plan.runs.get(run or "")
+    bases = (ena_run.base_count or 0) if ena_run else 0
+    return start_memory(cfg.memory, spec.assembler, plan.config.biome, bases)
+
+
+def memory_mb(
+    cfg: GlobalConfig,
+    rule: str,
+    plan: StudyPlan,
+    wildcards: Mapping[str, str],
+    attempt: int,
+    *,
+    record: bool,
+) -> int:
+    """This attempt's memory: the start value, grown only after out-of-memory failures (the
+    job's own, or found in its Slurm log: OverMemoryKill leaves nothing else)."""
+    results = Path(cfg.results_dir)
+    run = wildcards.get("run")
+    if attempt == 1 and gated(results, plan.accession, run):
+        return GATED_MEM_MB
+    paths = StudyPaths(results, plan.accession)
+    events_file = events_path(paths.path("jobs" if run else "study_jobs", run or ""), rule)
+    if record and attempt > 1:
+        reconcile_slurm(events_file, paths.path("slurm_logs"), rule, dict(wildcards))
+    base = start_mb(cfg, rule, plan, run)
+    return decide(read_events(events_file), base, attempt, cfg.memory).mem_mb
+
+
+def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None) -> int:
+    if gated(Path(cfg.results_dir), study, run):
+        return GATED_RUNTIME_MIN
+    return resource(cfg, rule, "runtime")
+
+
+# -- catalogue loads (local rules, in the head process) ----------------------------------------
+def load_study(cfg: GlobalConfig, plan: StudyPlan, marker: Path | None) -> dict:
+    from .catalogue import load_study as load
+    from .catalogue import open_store
+
+    with open_store(cfg.catalogue_path) as store:
+        counts = load(store, Path(cfg.results_dir), cfg, plan)
+    if marker is not None:
+        write_json(marker, {"study": plan.accession, "rows": counts})
+    return counts
+
+
+def load_run(cfg: GlobalConfig, plan: StudyPlan, run: str, marker: Path) -> dict:
+    from .catalogue import load_run as load
+    from .catalogue import open_store
+
+    with open_store(cfg.catalogue_path) as store:
+        counts = load(store, Path(cfg.results_dir), cfg, plan, run)
+    write_json(marker, {"study": plan.accession, "run": run, "rows": counts})
+    return counts
+
+
+def after_failure(cfg: GlobalConfig, plans: Mapping[str, StudyPlan]) -> None:
+    """After a failed workflow: record failures only Slurm saw, then reload every study so the
+    catalogue shows them. Never raises (it must not mask the workflow's own error)."""
+    results = Path(cfg.results_dir)
+    for acc, plan in plans.items():
+        paths = StudyPaths(results, acc)
+        try:
+            if paths.path("slurm_logs").is_dir():
+                for run in plan.eligible:
+                    jobs_dir = paths.path("jobs", run)
+                    for rule in all_rules():
+                        f = events_path(jobs_dir, rule)
+                        if f.exists():
+                            reconcile_slurm(
+                                f, paths.path("slurm_logs"), rule, {"study": acc, "run": run}
+                            )
+            if not paths.path("study_config").exists():
+                continue
+            counts = load_study(cfg, plan, None)
+            print(f"catalogue: reloaded {acc} after the failure: {counts}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001
+            print(f"catalogue: could not reload {acc}: {e}", file=sys.stderr)
+
+
+def policy(cfg: GlobalConfig) -> MemoryPolicy:
+    return cfg.memory

@@ -1,0 +1,193 @@
+"""The state of a study's runs and records, derived from its plan, result files and job events.
+
+Pure reading: nothing here writes. The catalogue's rows are made from these states
+(mgnify_db.catalogue.rows), so they are a function of the files alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ena.eligibility import Decision
+from .ids import AccessionKind, Ledger
+from .io import read_json
+from .jobs import EventKind, JobEvent, events_path, read_events
+from .models import Status
+from .paths import StudyPaths
+from .pipelines import PIPELINES, RUN_RULES, Pipeline
+from .plan import StudyPlan
+
+
+@dataclass
+class RecordState:
+    """One assembly or analysis of a run, by one pipeline."""
+
+    kind: AccessionKind
+    pipeline: Pipeline
+    key: str  # ledger key
+    status: Status
+    reason: str | None = None
+    result: dict | None = None
+    job_id: str | None = None
+    suppressed: str | None = None  # why the record is no longer current (None: it is)
+
+
+@dataclass
+class RunState:
+    run: str
+    decision: Decision
+    status: Status
+    reason: str | None = None
+    qc: dict | None = None
+    job_id: str | None = None
+    events: list[JobEvent] = field(default_factory=list)
+    records: list[RecordState] = field(default_factory=list)
+    suppressed: str | None = None
+
+
+def run_rules(pipelines: list[Pipeline]) -> list[str]:
+    rules = list(RUN_RULES)
+    for p in pipelines:
+        rules += [r for r in p.rules if r not in rules]
+    return rules
+
+
+def run_events(paths: StudyPaths, run: str) -> list[JobEvent]:
+    """Every job event of a run (of every rule any pipeline has), oldest first."""
+    jobs_dir = paths.path("jobs", run)
+    events: list[JobEvent] = []
+    for rule in run_rules(list(PIPELINES.values())):
+        events += read_events(events_path(jobs_dir, rule))
+    return sorted(events, key=lambda e: e.time or "")
+
+
+def _last(events: list[JobEvent], rules: tuple[str, ...] | list[str]) -> list[JobEvent]:
+    """The latest event of each of `rules` (events are in time order)."""
+    last: dict[str, JobEvent] = {}
+    for e in events:
+        if e.rule in rules:
+            last[e.rule] = e
+    return list(last.values())
+
+
+def _job_id(events: list[JobEvent], rules) -> str | None:
+    started = [e for e in events if e.rule in rules and e.event == EventKind.STARTED]
+    return started[-1].job_id if started else None
+
+
+def _from_events(events: list[JobEvent], rules) -> tuple[Status, str | None]:
+    last = _last(events, rules)
+    if failed := [e for e in last if e.event == EventKind.FAILED]:
+        return Status.FAILED, f"{failed[-1].rule}: {failed[-1].message}"
+    if any(e.event == EventKind.STARTED for e in last):
+        return Status.RUNNING, None
+    return Status.PENDING, None
+
+
+def _records(
+    paths: StudyPaths,
+    run: str,
+    pipeline: Pipeline,
+    events: list[JobEvent],
+    suppressed: str | None,
+    ledger: Ledger | None,
+) -> list[RecordState]:
+    """The pipeline's records for a run. Suppressed ones only if they were ever allocated."""
+    out: list[RecordState] = []
+    done: dict[AccessionKind, bool] = {}
+    for spec in pipeline.records:
+        key = pipeline.key(run, spec.kind)
+        if suppressed is not None and (ledger is None or ledger.get(spec.kind, key) is None):
+            continue
+        result = read_json(paths.path(spec.result, run))
+        if result is not None and result.get("gated"):
+            result = None  # a step that short-circuited (e.g. after a failed gate): no result
+        if result is not None:
+            status, reason = Status.COMPLETED, None
+        elif spec.after is not None and not done.get(spec.after):
+            status, reason = Status.PENDING, None
+        else:
+            status, reason = _from_events(events, spec.rules)
+        done[spec.kind] = status == Status.COMPLETED
+        out.append(
+            RecordState(
+                spec.kind,
+                pipeline,
+                key,
+                status,
+                reason,
+                result,
+                _job_id(events, spec.rules),
+                suppressed,
+            )
+        )
+    return out
+
+
+def run_state(
+    paths: StudyPaths, plan: StudyPlan, run: str, ledger: Ledger | None = None
+) -> RunState:
+    """A run's state; with a ledger, also the records it once had and no longer should."""
+    decision = plan.decisions[run]
+    wanted = [PIPELINES[a] for a in plan.config.analyses]
+    others = [p for p in PIPELINES.values() if p not in wanted]
+    if not decision.eligible:
+        state = RunState(run, decision, Status.SKIPPED, decision.reason)
+        state.events = run_events(paths, run)
+        for p in PIPELINES.values():
+            state.records += _records(
+                paths, run, p, state.events, f"run skipped: {decision.reason}", ledger
+            )
+        return state
+    events = run_events(paths, run)
+    qc = read_json(paths.path("qc_json", run))
+    state = RunState(run, decision, Status.PENDING, qc=qc, events=events)
+    state.job_id = _job_id(events, tuple(RUN_RULES))
+    for p in others:
+        state.records += _records(
+            paths, run, p, events, f"pipeline {p.name} not in the study's analyses", ledger
+        )
+    if qc is None:
+        state.status, state.reason = _from_events(events, tuple(RUN_RULES))
+        return state
+    if not qc.get("passed"):
+        state.status, state.reason = Status.QC_FAILED, qc.get("reason")
+        for p in wanted:
+            state.records += _records(
+                paths, run, p, events, f"run failed QC: {qc.get('reason')}", ledger
+            )
+        return state
+    state.status = Status.COMPLETED
+    for p in wanted:
+        state.records += _records(paths, run, p, events, None, ledger)
+    return state
+
+
+def withdrawn_run_state(paths: StudyPaths, run: str, ledger: Ledger | None) -> RunState:
+    """A run ENA no longer lists: kept, suppressed, with whatever records it had."""
+    reason = "no longer listed by ENA"
+    state = RunState(
+        run,
+        Decision(run_accession=run, eligible=False, reason=reason),
+        Status.SKIPPED,
+        reason,
+        suppressed=reason,
+    )
+    for p in PIPELINES.values():
+        state.records += _records(paths, run, p, [], f"run {reason}", ledger)
+    return state
+
+
+def study_states(
+    results: Path, plan: StudyPlan, ledger: Ledger | None, runs: list[str] | None = None
+) -> list[RunState]:
+    paths = StudyPaths(Path(results), plan.accession)
+    wanted = plan.decisions if runs is None else [r for r in runs if r in plan.decisions]
+    states = [run_state(paths, plan, r, ledger) for r in wanted]
+    if runs is None:
+        states += [
+            withdrawn_run_state(paths, r.run_accession, ledger)
+            for r in plan.metadata.withdrawn_runs
+        ]
+    return states

@@ -1,0 +1,341 @@
+"""The offline ENA mirror: Portal API subset, FASTQ serving, fault injection, request log."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from mgnify_db.dev.mirror import MirrorError, MirrorServer, parse_query
+
+FASTQ = b"@r1\nACGT\n+\nIIII\n" * 50
+
+
+def _write_data_dir(root: Path) -> Path:
+    portal = root / "portal"
+    portal.mkdir(parents=True)
+    fq_dir = root / "vol1" / "fastq" / "ERR000" / "ERR0000001"
+    fq_dir.mkdir(parents=True)
+    files = []
+    for mate in (1, 2):
+        path = fq_dir / f"ERR0000001_{mate}.fastq.gz"
+        path.write_bytes(gzip.compress(FASTQ, mtime=0))
+        files.append(path)
+    study = [
+        {
+            "study_accession": "PRJEB1",
+            "secondary_study_accession": "ERP1",
+            "study_title": "Mock study",
+            "center_name": "MGNIFY-SNAKE",
+        },
+        {
+            "study_accession": "PRJEB2",
+            "secondary_study_accession": "ERP2;SRP9",
+            "study_title": "Other study",
+            "center_name": "ELSEWHERE",
+        },
+    ]
+    sample = [
+        {"sample_accession": "SAMEA1", "study_accession": "PRJEB1", "lat": "50.1"},
+        {"sample_accession": "SAMEA2", "study_accession": "PRJEB1", "lat": "60.2"},
+    ]
+    run_base = {
+        "study_accession": "PRJEB1",
+        "secondary_study_accession": "ERP1",
+        "instrument_platform": "ILLUMINA",
+        "scientific_name": "marine metagenome",
+    }
+    read_run = [
+        {
+            **run_base,
+            "run_accession": "ERR0000001",
+            "sample_accession": "SAMEA1",
+            "library_strategy": "WGS",
+            "library_source": "METAGENOMIC",
+            "library_layout": "PAIRED",
+            "read_count": "50",
+            "fastq_ftp": ";".join(
+                f"{{mirror}}/vol1/fastq/ERR000/ERR0000001/{p.name}" for p in files
+            ),
+            "fastq_md5": ";".join(hashlib.md5(p.read_bytes()).hexdigest() for p in files),
+            "fastq_bytes": ";".join(str(p.stat().st_size) for p in files),
+        },
+        {
+            **run_base,
+            "run_accession": "ERR0000002",
+            "sample_accession": "SAMEA2",
+            "library_strategy": "RNA-Seq",
+            "library_source": "TRANSCRIPTOMIC",
+            "library_layout": "PAIRED",
+            "read_count": "2000",
+        },
+        {
+            **run_base,
+            "run_accession": "ERR0000003",
+            "sample_accession": "SAMEA2",
+            "library_strategy": "AMPLICON",
+            "library_source": "METAGENOMIC",
+            "library_layout": "SINGLE",
+            "read_count": "999",
+        },
+    ]
+    for name, records in (("study", study), ("sample", sample), ("read_run", read_run)):
+        (portal / f"{name}.json").write_text(json.dumps(records))
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return _write_data_dir(tmp_path / "mirror")
+
+
+@pytest.fixture
+def mirror(data_dir: Path) -> Iterator[MirrorServer]:
+    with MirrorServer(data_dir, host="127.0.0.1", port=0) as m:
+        yield m
+
+
+def _search(m: MirrorServer, **params: str) -> requests.Response:
+    return requests.get(f"{m.portal_url}/search", params=params, timeout=10)
+
+
+def _runs(m: MirrorServer, query: str, **params: str) -> list[str]:
+    resp = _search(
+        m, result="read_run", query=query, fields="run_accession", format="json", **params
+    )
+    assert resp.status_code == 200, resp.text
+    return [r["run_accession"] for r in resp.json()]
+
+
+def test_portal_url(mirror: MirrorServer) -> None:
+    assert mirror.portal_url == f"http://127.0.0.1:{mirror.port}/ena/portal/api"
+    assert mirror.port > 0
+
+
+def test_search_study_like_emgapi(mirror: MirrorServer) -> None:
+    resp = _search(
+        mirror,
+        result="study",
+        query='"(study_accession=ERP1 OR secondary_study_accession=ERP1)"',
+        fields="study_title,secondary_study_accession",
+        limit="10",
+        format="json",
+        dataPortal="metagenome",
+    )
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
+    assert resp.json() == [
+        {
+            "study_accession": "PRJEB1",
+            "study_title": "Mock study",
+            "secondary_study_accession": "ERP1",
+        }
+    ]
+
+
+def test_only_requested_fields(data_dir: Path) -> None:
+    with MirrorServer(data_dir, include_accession=False) as m:
+        resp = _search(m, result="study", fields="study_title", format="json")
+        assert resp.json() == [{"study_title": "Mock study"}, {"study_title": "Other study"}]
+
+
+def test_query_grammar(mirror: MirrorServer) -> None:
+    assert _runs(mirror, "library_strategy=WGS") == ["ERR0000001"]
+    assert _runs(mirror, "library_strategy=wgs") == ["ERR0000001"]
+    assert _runs(mirror, 'library_source="TRANSCRIPTOMIC"') == ["ERR0000002"]
+    assert _runs(mirror, "not library_strategy=WGS") == ["ERR0000002", "ERR0000003"]
+    q = "(study_accession=ERP1 OR secondary_study_accession=ERP1) AND NOT (library_layout=SINGLE)"
+    assert _runs(mirror, q) == ["ERR0000001", "ERR0000002"]
+    assert _runs(mirror, "read_count>=1000") == ["ERR0000002"]
+    assert _runs(mirror, "read_count<100 or run_accession=ERR0000003") == [
+        "ERR0000001",
+        "ERR0000003",
+    ]
+    assert _runs(mirror, 'scientific_name="*metagenome"') == [
+        "ERR0000001",
+        "ERR0000002",
+        "ERR0000003",
+    ]
+    assert _runs(mirror, "run_accession!=ERR0000001 AND library_layout=PAIRED") == ["ERR0000002"]
+    # ';'-joined multi-valued fields match on any element
+    resp = _search(mirror, result="study", query="secondary_study_accession=SRP9", format="json")
+    assert resp.json() == [{"study_accession": "PRJEB2"}]
+
+
+def test_query_parser_rejects_bad_queries() -> None:
+    fields = ["a", "b"]
+    for bad in ("a=", "(a=1", "a=1 b=2", "a=1 AND", "c=1", "a=1)", 'a="x', "foo(1)"):
+        with pytest.raises(MirrorError):
+            parse_query(bad, fields)
+    pred = parse_query('"a=1 AND b=\\"x y\\""', fields)
+    assert pred({"a": "1", "b": "x y"}) and not pred({"a": "1", "b": "x"})
+
+
+def test_limit_offset_and_tsv(mirror: MirrorServer) -> None:
+    assert _runs(mirror, "", limit="2") == ["ERR0000001", "ERR0000002"]
+    assert _runs(mirror, "", limit="2", offset="1") == ["ERR0000002", "ERR0000003"]
+    assert _runs(mirror, "", limit="0", offset="2") == ["ERR0000003"]
+    resp = _search(mirror, result="read_run", fields="run_accession,library_layout", limit="2")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert resp.text == ("run_accession\tlibrary_layout\nERR0000001\tPAIRED\nERR0000002\tPAIRED\n")
+
+
+def test_post_form(mirror: MirrorServer) -> None:
+    resp = requests.post(
+        f"{mirror.portal_url}/search",
+        data={"result": "sample", "query": "lat>55", "fields": "lat", "format": "json"},
+        timeout=10,
+    )
+    assert resp.status_code == 200
+    assert resp.json() == [{"sample_accession": "SAMEA2", "lat": "60.2"}]
+
+
+def test_fastq_ftp_placeholder_and_filereport(mirror: MirrorServer) -> None:
+    for accession in ("PRJEB1", "ERP1", "SAMEA1", "ERR0000001"):
+        resp = requests.get(
+            f"{mirror.portal_url}/filereport",
+            params={
+                "accession": accession,
+                "result": "read_run",
+                "fields": "fastq_ftp,fastq_md5,library_layout",
+                "format": "json",
+            },
+            timeout=10,
+        )
+        assert resp.status_code == 200
+        rows = resp.json()
+        assert rows[0]["run_accession"] == "ERR0000001"
+        assert set(rows[0]) == {"run_accession", "fastq_ftp", "fastq_md5", "library_layout"}
+        urls = rows[0]["fastq_ftp"].split(";")
+        assert (
+            urls[0] == f"127.0.0.1:{mirror.port}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz"
+        )
+    resp = requests.get(
+        f"{mirror.portal_url}/filereport",
+        params={"accession": "SAMEA2", "result": "read_run", "format": "json", "limit": "1"},
+        timeout=10,
+    )
+    assert [r["run_accession"] for r in resp.json()] == ["ERR0000002"]
+    assert set(resp.json()[0]) == {"run_accession", "fastq_ftp", "fastq_md5", "fastq_bytes"}
+
+
+def test_return_fields(mirror: MirrorServer, data_dir: Path) -> None:
+    resp = requests.get(
+        f"{mirror.portal_url}/returnFields", params={"result": "read_run", "format": "json"}
+    )
+    cols = [r["columnId"] for r in resp.json()]
+    assert all(set(r) == {"columnId", "description"} for r in resp.json())
+    assert cols[0] == "run_accession"
+    assert {"fastq_ftp", "library_source", "host_tax_id", "base_count"} <= set(cols)
+    tsv = requests.get(f"{mirror.portal_url}/returnFields", params={"result": "study"}).text
+    assert tsv.splitlines()[0] == "columnId\tdescription"
+    assert "study_title" in tsv
+    # base_count is an EnaRun field: valid even though no record has it
+    resp = _search(mirror, result="read_run", fields="base_count", format="json", limit="1")
+    assert resp.json() == [{"run_accession": "ERR0000001", "base_count": ""}]
+    # an override file replaces the fields (picked up without a restart)
+    (data_dir / "portal" / "return_fields.json").write_text(
+        json.dumps({"study": ["study_accession", "study_title"]})
+    )
+    resp = _search(mirror, result="study", fields="center_name", format="json")
+    assert resp.status_code == 400
+
+
+def test_errors_name_the_culprit(mirror: MirrorServer) -> None:
+    resp = _search(mirror, result="read_run", fields="run_accession,bogus_field", format="json")
+    assert resp.status_code == 400
+    assert "bogus_field" in resp.json()["message"]
+    resp = _search(mirror, result="nonsense", format="json")
+    assert resp.status_code == 400
+    assert "nonsense" in resp.json()["message"]
+    resp = _search(mirror, result="read_run", query="nofield=1", format="json")
+    assert resp.status_code == 400
+    assert "nofield" in resp.json()["message"]
+    resp = _search(mirror, result="read_run", query="(run_accession=X", format="json")
+    assert resp.status_code == 400
+    assert requests.get(f"{mirror.portal_url}/nope", timeout=10).status_code == 404
+
+
+def test_fastq_serving_and_range(mirror: MirrorServer, data_dir: Path) -> None:
+    path = data_dir / "vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz"
+    whole = path.read_bytes()
+    url = f"{mirror.url}/vol1/fastq/ERR000/ERR0000001/ERR0000001_1.fastq.gz"
+    resp = requests.get(url, timeout=10)
+    assert resp.status_code == 200
+    assert resp.content == whole
+    assert int(resp.headers["Content-Length"]) == len(whole)
+    resp = requests.get(url, headers={"Range": "bytes=10-"}, timeout=10)
+    assert resp.status_code == 206
+    assert resp.content == whole[10:]
+    assert resp.headers["Content-Range"] == f"bytes 10-{len(whole) - 1}/{len(whole)}"
+    resp = requests.get(url, headers={"Range": f"bytes={len(whole)}-"}, timeout=10)
+    assert resp.status_code == 416
+    head = requests.head(url, timeout=10)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(whole)
+    assert requests.get(f"{mirror.url}/vol1/fastq/missing.fq.gz", timeout=10).status_code == 404
+    assert requests.get(f"{mirror.url}/vol1/../portal/study.json", timeout=10).status_code == 404
+
+
+def test_faults_in_order_and_request_log(mirror: MirrorServer) -> None:
+    mirror.add_fault(status=503, retry_after=1, count=2)
+    mirror.add_fault(status=200, body="{not json")
+    params = {"result": "study", "format": "json"}
+    url = f"{mirror.portal_url}/search"
+    first = requests.get(url, params=params, timeout=10)
+    assert first.status_code == 503 and first.headers["Retry-After"] == "1"
+    assert requests.get(url, params=params, timeout=10).status_code == 503
+    bad = requests.get(url, params=params, timeout=10)
+    assert bad.status_code == 200 and bad.text == "{not json"
+    with pytest.raises(ValueError):
+        bad.json()
+    assert requests.get(url, params=params, timeout=10).status_code == 200
+    assert mirror.faults == []
+
+    log = requests.get(f"{mirror.url}/_mirror/requests", timeout=10).json()
+    assert [e["status"] for e in log] == [503, 503, 200, 200]
+    assert [e["fault"] for e in log] == [True, True, True, False]
+    assert log[0]["time"] <= log[-1]["time"]
+    assert all(e["path"].startswith("/ena/portal/api/search?result=study") for e in log)
+    assert requests.delete(f"{mirror.url}/_mirror/requests", timeout=10).json() == []
+    assert mirror.requests == []
+
+
+def test_faults_over_http_delay_and_drop(mirror: MirrorServer) -> None:
+    faults = [
+        {"status": None, "delay": 0.5, "path_prefix": "/ena/portal/api/returnFields"},
+        {"status": 0},
+        {"status": 500, "count": 5},
+    ]
+    resp = requests.post(f"{mirror.url}/_mirror/faults", json=faults, timeout=10)
+    assert resp.status_code == 200 and len(resp.json()) == 3
+    started = time.monotonic()
+    resp = requests.get(f"{mirror.portal_url}/returnFields", params={"result": "study"}, timeout=10)
+    assert resp.status_code == 200 and time.monotonic() - started >= 0.5
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{mirror.portal_url}/search", params={"result": "study"}, timeout=10)
+    assert _search(mirror, result="study").status_code == 500
+    assert requests.delete(f"{mirror.url}/_mirror/faults", timeout=10).json() == []
+    assert _search(mirror, result="study").status_code == 200
+    mirror.add_fault(status=None, delay=2)
+    with pytest.raises(requests.Timeout):
+        requests.get(f"{mirror.portal_url}/search", params={"result": "study"}, timeout=0.3)
+
+
+def test_corrupt_fastq(mirror: MirrorServer, data_dir: Path) -> None:
+    url = f"{mirror.url}/vol1/fastq/ERR000/ERR0000001/ERR0000001_2.fastq.gz"
+    mirror.add_fault(status=200, body=b"garbage", path_prefix="/vol1/")
+    # portal requests are not affected by a /vol1/ fault
+    assert _search(mirror, result="study").status_code == 200
+    assert requests.get(url, timeout=10).content == b"garbage"
+    good = (data_dir / "vol1/fastq/ERR000/ERR0000001/ERR0000001_2.fastq.gz").read_bytes()
+    assert requests.get(url, timeout=10).content == good
+    mirror.add_fault(status=204, path_prefix="/ena/portal/api/search")
+    resp = _search(mirror, result="study", format="json")
+    assert resp.status_code == 204 and resp.content == b""
