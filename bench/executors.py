@@ -18,11 +18,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import snakemake, write_workdir  # noqa: E402
+from support import snakemake, write_workdir  # noqa: E402
 
-from mgnify_db.demo import build_demo  # noqa: E402
-from mgnify_db.mirror import MirrorServer  # noqa: E402
-from mgnify_db.timings import format_timings, rule_timings  # noqa: E402
+from mgnify_db.dev.demo import build_demo  # noqa: E402
+from mgnify_db.dev.mirror import MirrorServer  # noqa: E402
+from mgnify_db.ops.timings import format_timings, rule_timings  # noqa: E402
 
 SCALE = float(os.environ.get("MGNIFY_BENCH_SCALE", "1.0"))
 CLUSTER = REPO / "scripts" / "slurm-cluster"

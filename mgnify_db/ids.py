@@ -103,6 +103,8 @@ class Ledger:
                         self._remember(kind, id_, key)
                         lines.append(f"{kind}\t{id_}\t{key}\n")
                     if lines:
+                        if fh.tell() > self._size:  # a line torn by a kill: end it first
+                            lines.insert(0, "\n")
                         fh.write("".join(lines))
                         fh.flush()
                         os.fsync(fh.fileno())

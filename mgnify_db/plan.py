@@ -49,6 +49,12 @@ class StudyPlan:
     def fastq(self, run: str) -> list[dict]:
         return [f.model_dump() for f in self.decisions[run].fastq]
 
+    def read_count(self, run: str) -> int | None:
+        """ENA's read count, if it counts exactly the files processed (not extra ones)."""
+        if len(self.decisions[run].fastq) != len(self.runs[run].fastq_files):
+            return None
+        return self.runs[run].read_count
+
 
 _CACHE: dict[str, StudyPlan] = {}
 

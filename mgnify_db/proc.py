@@ -1,11 +1,14 @@
 """Running external tools: one runner, its log, and ToolError.
 
 A tool runs in its own process group, and the group is killed when the job is interrupted
-(SIGTERM from Snakemake or Slurm, Ctrl-C): a killed job never leaves MEGAHIT running behind it.
+(SIGTERM from Snakemake or Slurm, Ctrl-C). Linux's parent-death signal covers SIGKILL: the tool
+gets SIGKILL when the job's process dies, and the job's process gets SIGTERM when Snakemake
+dies. A killed workflow never leaves MEGAHIT running behind it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -31,6 +34,21 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
         return "(no log)"
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _set_parent_death_signal(sig: int) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies (no-op elsewhere)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child_setup() -> None:
+    _set_parent_death_signal(signal.SIGKILL)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -42,11 +60,24 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def run(cmd: Sequence[str], *, stdout=None, stderr=None, cwd: Path | None = None) -> int:
     """Run `cmd` in a new process group; on any interruption the whole group dies with us."""
     cmd = [str(c) for c in cmd]
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=cwd, start_new_session=True)
+    _set_parent_death_signal(signal.SIGTERM)  # Snakemake killed: our SIGTERM handler runs
+    proc = subprocess.Popen(
+        cmd,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_child_setup,  # noqa: PLW1509 - only prctl, async-signal-safe
+    )
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):
-        _kill_group(proc)
+        # Only signal here: the interrupted wait() still holds Popen's lock, so reaping happens
+        # in the except clause below, after it has been released.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         raise SystemExit(128 + signum)
 
     in_main = True

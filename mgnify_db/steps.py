@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import GlobalConfig, StudyConfig
 from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
-from .ena.download import fetch_run
+from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
 from .io import read_json, write_json
 from .jobs import Job, record
@@ -107,11 +107,13 @@ def reads_in(raw_dir: Path) -> list[Path]:
 def qc_fastp(
     *, cfg: GlobalConfig, raw_dir: Path, out_dir: Path, threads: int, log_file: Path, job: Job
 ) -> None:
+    check = read_json(raw_dir / "reads.json")
     with record(job) as extra:
         result = run_fastp(
             reads_in(raw_dir),
             out_dir,
             threads=threads,
+            expected_reads=ReadCheck.model_validate(check).total_reads if check else None,
             min_reads=cfg.qc.min_reads,
             max_filtered_fraction=cfg.qc.max_filtered_fraction,
             extra_args=cfg.tools.fastp.extra,

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +119,77 @@ def workflow_env() -> dict:
 
 
 SLURM_SCRIPT = REPO / "scripts" / "slurm-cluster"
+
+
+def make_study(results: Path, acc: str, n_runs: int, biome="root:Environmental:Aquatic:Marine"):
+    """A study's recorded config and ENA metadata: `n_runs` paired WGS runs (one sample each)
+    and one GENOMIC run (skipped). Returns (StudyPaths, the eligible run accessions)."""
+    from mgnify_db.config import StudyConfig
+    from mgnify_db.io import write_json
+    from mgnify_db.paths import StudyPaths
+
+    paths = StudyPaths(results, acc)
+    config = StudyConfig(accession=acc, biome=biome)
+    write_json(paths.path("study_config"), config.model_dump(mode="json"))
+    runs = [
+        {
+            "run_accession": f"ERR{acc[-1]}{i:06d}",
+            "sample_accession": f"SAMEA{acc[-1]}{i}",
+            "library_strategy": "WGS",
+            "library_source": "METAGENOMIC",
+            "library_layout": "PAIRED",
+            "read_count": 10,
+            "fastq_ftp": "h/x_1.fastq.gz;h/x_2.fastq.gz",
+            "fastq_md5": "a;b",
+        }
+        for i in range(1, n_runs + 1)
+    ]
+    runs.append({**runs[0], "run_accession": f"ERR{acc[-1]}999999", "library_source": "GENOMIC"})
+    write_json(
+        paths.path("ena"),
+        {
+            "study": {
+                "study_accession": acc,
+                "secondary_study_accession": f"ERP{acc[-1]}",
+                "study_title": f"Study {acc} of the ocean",
+                "study_description": "about",
+            },
+            "samples": [
+                {"sample_accession": s, "lat": 1.0}
+                for s in dict.fromkeys(r["sample_accession"] for r in runs)
+            ],
+            "runs": runs,
+        },
+    )
+    return paths, [r["run_accession"] for r in runs[:-1]]
+
+
+def set_study_config(paths, **fields) -> None:
+    """Edit a study's recorded config (as the workflow's study_config rule would)."""
+    from mgnify_db.config import StudyConfig
+    from mgnify_db.io import read_json, write_json
+
+    config = StudyConfig.model_validate(read_json(paths.path("study_config")) | fields)
+    write_json(paths.path("study_config"), config.model_dump(mode="json"))
+
+
+def finish_run(paths, run: str, *, passed: bool = True, assembled: bool = True) -> None:
+    """A run's QC result and, if it passed (and `assembled`), its assembly and analysis."""
+    from mgnify_db.io import write_json
+
+    write_json(
+        paths.path("qc_json", run),
+        {
+            "passed": passed,
+            "reads_before": 100,
+            "reads_after": 90,
+            "reason": None if passed else "9 reads left after QC (< 1000)",
+        },
+    )
+    if passed and assembled:
+        write_json(
+            paths.path("assembly", run),
+            {"n_contigs": 3, "n50": 1500, "assembler_version": "1.2.9"},
+        )
+        paths.path("contigs", run).write_bytes(b"x" * 10)
+        write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1, "rrna_16s": 1})

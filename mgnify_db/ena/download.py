@@ -111,29 +111,51 @@ def _open_reads(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+def _check_records(path: Path, lines: list[bytes], first: int) -> None:
+    """DownloadError unless `lines` are 4-line FASTQ records; `first` numbers the first one."""
+    heads, pluses = lines[0::4], lines[2::4]
+    ok = all(h[:1] == b"@" for h in heads) and all(p[:1] == b"+" for p in pluses)
+    if ok and list(map(len, lines[1::4])) == list(map(len, lines[3::4])):
+        return
+    for i, (head, seq, plus, qual) in enumerate(zip(*[iter(lines)] * 4, strict=True)):
+        if head[:1] != b"@" or plus[:1] != b"+":
+            raise DownloadError(f"{path}: record {first + i} is not FASTQ ({head[:60]!r})")
+        if len(seq) != len(qual):
+            raise DownloadError(
+                f"{path}: record {first + i}: sequence and quality lengths differ ({head[:60]!r})"
+            )
+
+
 def _count_fastq(path: Path) -> tuple[int, int]:
     """(reads, bases) of one FASTQ file, read through; DownloadError if it is broken."""
     reads = bases = 0
+    carried: list[bytes] = []  # lines of a record that a chunk boundary cut
+    partial = b""  # a line that a chunk boundary cut
     try:
         with _open_reads(path) as fh:
-            for header in fh:
-                if not header.strip():
-                    continue  # blank lines (a trailing one is common) hold no record
-                seq, plus, qual = next(fh, b""), next(fh, b""), next(fh, b"")
-                seq, qual = seq.rstrip(b"\r\n"), qual.rstrip(b"\r\n")
-                if header[:1] != b"@" or plus[:1] != b"+" or len(seq) != len(qual):
-                    what = "cut short" if not qual else "not a 4-line FASTQ record"
-                    raise DownloadError(
-                        f"{path}: record {reads + 1} {what} (header {header[:60]!r})"
-                    )
-                reads += 1
-                bases += len(seq)
+            # Whole chunks split into lines: ~2x faster than reading record by record.
+            while True:
+                chunk = fh.read(CHUNK)
+                lines = (partial + chunk.replace(b"\r", b"")).split(b"\n")
+                partial = lines.pop() if chunk else b""
+                lines = carried + lines
+                if not chunk:
+                    while lines and not lines[-1]:
+                        lines.pop()  # trailing blank lines hold no record
+                whole = len(lines) - len(lines) % 4
+                if not chunk and whole < len(lines):
+                    raise DownloadError(f"{path}: record {reads + whole // 4 + 1} cut short")
+                _check_records(path, lines[:whole], reads + 1)
+                reads += whole // 4
+                bases += sum(map(len, lines[1:whole:4]))
+                carried = lines[whole:]
+                if not chunk:
+                    return reads, bases
     except FileNotFoundError as exc:
         raise DownloadError(f"{path}: missing") from exc
     except (OSError, EOFError, zlib.error) as exc:
         # BadGzipFile is an OSError; a truncated stream is an EOFError; a bad block zlib.error.
         raise DownloadError(f"{path}: corrupt gzip ({exc})") from exc
-    return reads, bases
 
 
 def verify_reads(paths: list[Path], *, expected_reads: int | None, layout: str) -> ReadCheck:

@@ -17,6 +17,13 @@ from ..proc import ToolError
 
 
 def _umask() -> int:
+    # Read, not set-and-restore: os.umask changes it for every thread for a moment.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

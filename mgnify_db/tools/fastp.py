@@ -116,7 +116,9 @@ def fastp_errors(log: Path) -> list[str]:
         text = Path(log).read_text(errors="replace")
     except FileNotFoundError:
         return []
-    return [line for line in text.splitlines() if FASTP_ERROR.search(line)]
+    # "$ fastp ..." lines are the command lines run_logged writes (paths could match).
+    lines = (line for line in text.splitlines() if not line.startswith("$ "))
+    return [line for line in lines if FASTP_ERROR.search(line)]
 
 
 def _fix_empty_gzip(path: Path) -> None:

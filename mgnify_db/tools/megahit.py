@@ -167,8 +167,9 @@ def run_megahit(
     out_dir, log = Path(out_dir), Path(log)
     stats_json, contigs = out_dir / "assembly.json", out_dir / "contigs.fa.gz"
     with attempt_dir(out_dir, "megahit") as work:
-        # A stale marker from an earlier attempt must not outlive a failed retry.
+        # An earlier attempt's result must not outlive a failed retry.
         stats_json.unlink(missing_ok=True)
+        contigs.unlink(missing_ok=True)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
         # MEGAHIT refuses an existing -o dir, so it gets a new one inside the attempt's own.

@@ -1,65 +1,33 @@
-"""Catalogue loading from a results tree: accessions, idempotence, rebuild, statuses."""
+"""Catalogue loads from a results tree: accessions, idempotence, consistency, rebuild, states."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-import sqlite_utils
+from support import finish_run, make_study, set_study_config
 
-from mgnify_db.catalogue import Ledger, biome_path, biome_rows, dump, load, open_db, rebuild
-from mgnify_db.jobs import append_record
-from mgnify_db.results import StudyPaths, write_json
+from mgnify_db.catalogue import CatalogueError, biome_path, biome_rows, dump, open_store, rebuild
+from mgnify_db.catalogue import load_run as _load_run
+from mgnify_db.catalogue import load_study as _load_study
+from mgnify_db.config import GlobalConfig
+from mgnify_db.io import append_jsonl
+from mgnify_db.jobs import reconcile_slurm
+from mgnify_db.plan import recorded_plan
 
-
-def make_study(results: Path, acc: str, n_runs: int, biome="root:Environmental:Aquatic:Marine"):
-    paths = StudyPaths(results, acc)
-    write_json(paths.path("study_config"), {"accession": acc, "biome": biome})
-    runs = [
-        {
-            "run_accession": f"ERR{acc[-1]}{i:06d}",
-            "sample_accession": f"SAMEA{acc[-1]}{i}",
-            "library_strategy": "WGS",
-            "library_source": "METAGENOMIC",
-            "library_layout": "PAIRED",
-            "read_count": 10,
-            "fastq_ftp": "h/x_1.fastq.gz;h/x_2.fastq.gz",
-            "fastq_md5": "a;b",
-        }
-        for i in range(1, n_runs + 1)
-    ]
-    runs.append({**runs[0], "run_accession": f"ERR{acc[-1]}999999", "library_source": "GENOMIC"})
-    write_json(
-        paths.path("ena"),
-        {
-            "study": {
-                "study_accession": acc,
-                "secondary_study_accession": f"ERP{acc[-1]}",
-                "study_title": f"Study {acc} of the ocean",
-                "study_description": "about",
-            },
-            "samples": [{"sample_accession": r["sample_accession"], "lat": 1.0} for r in runs],
-            "runs": runs,
-        },
-    )
-    return paths, [r["run_accession"] for r in runs[:-1]]
+CFG = GlobalConfig()
 
 
-def finish_run(paths: StudyPaths, run: str, *, passed=True):
-    write_json(
-        paths.qc_json(run),
-        {
-            "passed": passed,
-            "reads_before": 100,
-            "reads_after": 90,
-            "reason": None if passed else "9 reads left after QC (< 1000)",
-        },
-    )
-    if passed:
-        write_json(
-            paths.path("assembly", run), {"n_contigs": 3, "n50": 1500, "assembler_version": "1.2.9"}
-        )
-        paths.path("contigs", run).write_bytes(b"x" * 10)
-        write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1, "rrna_16s": 1})
+def load(store, results: Path, study: str, runs=None):
+    if runs is None:
+        return _load_study(store, results, CFG, study=study)
+    plan = recorded_plan(results, study)
+    for run in runs:
+        _load_run(store, results, CFG, plan, run)
+
+
+def rows(store, sql, params=()):
+    return list(store.query(sql, params))
 
 
 @pytest.fixture
@@ -67,36 +35,33 @@ def results(tmp_path):
     return tmp_path / "results"
 
 
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "c.db") as s:
+        yield s
+
+
 def test_biome_lineage():
     assert (
         biome_path("root:Host-associated:Human:Digestive system (Gut)")
         == "root.host_associated.human.digestive_system_gut"
     )
-    rows = biome_rows("root:Environmental:Aquatic")
-    assert [(r["lineage"], r["parent"], r["depth"]) for r in rows] == [
+    got = biome_rows("root:Environmental:Aquatic")
+    assert [(r["lineage"], r["parent"], r["depth"]) for r in got] == [
         ("root", None, 1),
         ("root:Environmental", "root", 2),
         ("root:Environmental:Aquatic", "root:Environmental", 3),
     ]
 
 
-def test_ledger_allocates_once(tmp_path):
-    ledger = Ledger(tmp_path / "a.tsv")
-    assert [ledger.allocate("study", k) for k in ("A", "B", "A")] == [1, 2, 1]
-    again = Ledger(tmp_path / "a.tsv")
-    assert again.allocate("study", "B") == 2 and again.allocate("study", "C") == 3
-    assert again.allocate("analysis", "C") == 1
-
-
-def test_load_twice_changes_nothing(results, tmp_path):
+def test_load_twice_changes_nothing(results, store):
     paths, runs = make_study(results, "PRJEB1", 3)
     finish_run(paths, runs[0])
     finish_run(paths, runs[1], passed=False)
-    db = open_db(tmp_path / "c.db")
-    load(db, results, "PRJEB1")
-    first = dump(db)
-    load(db, results, "PRJEB1")
-    assert dump(db) == first
+    load(store, results, "PRJEB1")
+    first = dump(store)
+    load(store, results, "PRJEB1")
+    assert dump(store) == first
     status = {r["accession"]: r["status"] for r in first["runs"]}
     assert status == {
         runs[0]: "completed",
@@ -114,131 +79,215 @@ def test_load_twice_changes_nothing(results, tmp_path):
     ) == ("MGYS00000001", 4, 1, 1, 1)
     assert [a["accession"] for a in first["analyses"]] == ["MGYA00000001"]
     assert first["analyses"][0]["cds_count"] == 12
+    (asm,) = first["assemblies"]
+    assert asm["accession"] == "LZ00000001" and first["analyses"][0]["assembly"] == "LZ00000001"
 
 
-def test_accessions_stable_across_rebuild_whatever_the_order(results, tmp_path):
+def test_run_loads_then_study_load_equal_one_study_load(results, tmp_path):
+    paths, runs = make_study(results, "PRJEB1", 3)
+    with open_store(tmp_path / "a.db") as a:
+        load(a, results, "PRJEB1")  # the study load runs first, on an unfinished study
+        for run in runs:
+            finish_run(paths, run)
+            load(a, results, "PRJEB1", [run])
+        incremental = dump(a)
+    with open_store(tmp_path / "b.db") as b:
+        load(b, results, "PRJEB1")
+        assert dump(b) == incremental
+
+
+def test_accessions_stable_across_rebuild_whatever_the_order(results, store, tmp_path):
     p2, runs2 = make_study(results, "PRJEB2", 2)
     p1, runs1 = make_study(results, "PRJEB1", 2)
-    db = open_db(tmp_path / "c.db")
     finish_run(p2, runs2[1])
-    load(db, results, "PRJEB2")  # PRJEB2 first: it gets MGYS00000001
+    load(store, results, "PRJEB2")  # PRJEB2 first: it gets MGYS00000001
     finish_run(p1, runs1[0])
     finish_run(p2, runs2[0])
-    load(db, results, "PRJEB1")
-    load(db, results, "PRJEB2")
-    before = dump(db)
+    load(store, results, "PRJEB1")
+    load(store, results, "PRJEB2")
+    before = dump(store)
     assert {s["ena_accession"]: s["accession"] for s in before["studies"]} == {
         "PRJEB2": "MGYS00000001",
         "PRJEB1": "MGYS00000002",
     }
     rebuilt = tmp_path / "rebuilt.db"
-    rebuild(rebuilt, results)  # loads PRJEB1 first; the ledger keeps the numbers
-    assert dump(sqlite_utils.Database(rebuilt)) == before
+    rebuild(rebuilt, results, CFG)  # loads PRJEB1 first; the ledger keeps the numbers
+    with open_store(rebuilt) as again:
+        assert dump(again) == before
 
 
-def test_running_and_failed_come_from_job_records(results, tmp_path):
-    paths, runs = make_study(results, "PRJEB1", 2)
-    write_json(paths.qc_json(runs[0]), {"passed": True})
-    jobs = paths.path("jobs", runs[0])
-    append_record(
-        jobs / "assembly_megahit.jsonl",
-        {"stage": "assembly", "event": "started", "attempt": 1, "time": "t1", "job_id": "42"},
+def test_a_config_edit_suppresses_what_it_no_longer_includes(results, store, tmp_path):
+    """Exclude a completed run, change the biome, set a sample limit: the catalogue follows,
+    keeps the dropped records (suppressed, with reasons), and a rebuild gives the same rows."""
+    paths, runs = make_study(results, "PRJEB1", 3)
+    for run in runs:
+        finish_run(paths, run)
+    load(store, results, "PRJEB1")
+    before = dump(store)
+    assert {a["status"] for a in before["analyses"]} == {"completed"}
+    set_study_config(
+        paths, exclude_runs=[runs[0]], biome="root:Engineered:Wastewater", sample_limit=1
     )
-    db = open_db(tmp_path / "c.db")
-    load(db, results, "PRJEB1")
-    assert db["assemblies"].get(1)["status"] == "running"
-    assert db["assemblies"].get(1)["job_id"] == "42"  # the running Slurm job
-    append_record(
+    load(store, results, "PRJEB1")
+    after = dump(store)
+    run_rows = {r["accession"]: r for r in after["runs"]}
+    assert run_rows[runs[0]]["status"] == "skipped"
+    assert run_rows[runs[0]]["status_reason"] == "in exclude_runs"
+    assert run_rows[runs[2]]["status_reason"] == "beyond sample_limit 1"
+    analyses = {a["run"]: a for a in after["analyses"]}
+    assert analyses[runs[0]]["is_suppressed"] == 1
+    assert analyses[runs[0]]["suppression_reason"] == "run skipped: in exclude_runs"
+    assert analyses[runs[1]]["is_suppressed"] == 0
+    assert analyses[runs[2]]["suppression_reason"] == "run skipped: beyond sample_limit 1"
+    # accessions never change or get reused
+    assert {a["accession"] for a in after["analyses"]} == {
+        a["accession"] for a in before["analyses"]
+    }
+    downloads = {d["id"]: d for d in after["downloads"]}
+    assert all(d["is_suppressed"] for d in downloads.values() if runs[0] in d["path"])
+    (study,) = after["studies"]
+    assert (study["biome"], study["analyses_completed"], study["assemblies_completed"]) == (
+        "root:Engineered:Wastewater",
+        1,
+        1,
+    )
+    assert {b["lineage"] for b in after["biomes"]} == {
+        "root",
+        "root:Engineered",
+        "root:Engineered:Wastewater",
+    }
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild(rebuilt, results, CFG)
+    with open_store(rebuilt) as again:
+        assert dump(again, canonical=True) == dump(store, canonical=True)
+        assert dump(again) == after
+
+
+def test_withdrawn_runs_and_samples_are_kept_suppressed(results, store):
+    from mgnify_db.ena.client import StudyMetadata, refreshed
+    from mgnify_db.io import read_json, write_json
+
+    paths, runs = make_study(results, "PRJEB1", 2)
+    finish_run(paths, runs[0])
+    load(store, results, "PRJEB1")
+    old = StudyMetadata.model_validate(read_json(paths.path("ena")))
+    new = old.model_copy(
+        update={
+            "runs": [r for r in old.runs if r.run_accession != runs[0]],
+            "samples": [s for s in old.samples if s.sample_accession != "SAMEA11"],
+        }
+    )
+    write_json(paths.path("ena"), refreshed(old, new).model_dump(mode="json"))
+    load(store, results, "PRJEB1")
+    run = next(store.query("select * from runs where accession = ?", [runs[0]]))
+    assert (run["is_suppressed"], run["suppression_reason"]) == (1, "no longer listed by ENA")
+    sample = next(store.query("select * from samples where accession = 'SAMEA11'"))
+    assert sample["is_suppressed"] == 1
+    (analysis,) = rows(store, "select * from analyses where run = ?", [runs[0]])
+    assert analysis["is_suppressed"] == 1 and analysis["accession"] == "MGYA00000001"
+
+
+def test_running_and_failed_come_from_job_events(results, store):
+    paths, runs = make_study(results, "PRJEB1", 2)
+    finish_run(paths, runs[0], assembled=False)
+    jobs = paths.path("jobs", runs[0])
+    t = "2026-01-01T00:00:0{}+00:00"
+    started = {"rule": "assembly_megahit", "event": "started", "attempt": 1, "job_id": "42"}
+    append_jsonl(jobs / "assembly_megahit.jsonl", {**started, "time": t.format(1)})
+    load(store, results, "PRJEB1")
+    (asm,) = rows(store, "select * from assemblies")
+    assert (asm["status"], asm["job_id"]) == ("running", "42")  # the running Slurm job
+    append_jsonl(
         jobs / "assembly_megahit.jsonl",
         {
-            "stage": "assembly",
+            **started,
             "event": "failed",
-            "attempt": 1,
-            "time": "t2",
-            "job_id": "42",
+            "time": t.format(2),
             "cause": "out_of_memory",
             "message": "killed",
         },
     )
-    append_record(
+    append_jsonl(
         paths.path("jobs", runs[1]) / "ena_download.jsonl",
         {
-            "stage": "download",
+            "rule": "ena_download",
             "event": "failed",
             "attempt": 1,
-            "time": "t3",
+            "time": t.format(3),
             "message": "md5 mismatch",
         },
     )
-    load(db, results, "PRJEB1")
-    asm = db["assemblies"].get(1)
-    assert (asm["status"], asm["status_reason"]) == ("failed", "assembly: killed")
-    assert db["runs"].get(runs[1])["status"] == "failed"
-    events = list(db.query("select event, cause, job_id from events order by time"))
+    load(store, results, "PRJEB1")
+    (asm,) = rows(store, "select * from assemblies")
+    assert (asm["status"], asm["status_reason"]) == ("failed", "assembly_megahit: killed")
+    (run,) = rows(store, "select status from runs where accession = ?", [runs[1]])
+    assert run["status"] == "failed"
+    events = rows(
+        store, "select event, cause, job_id from events where event != 'memory' order by time"
+    )
     assert [e["event"] for e in events] == ["started", "failed", "failed"]
     assert events[1]["cause"] == "out_of_memory" and events[1]["job_id"] == "42"
 
 
-def test_fts_search(results, tmp_path):
+def test_fts_search(results, store):
     make_study(results, "PRJEB1", 1)
-    db = open_db(tmp_path / "c.db")
-    load(db, results, "PRJEB1")
-    assert [r["ena_accession"] for r in db["studies"].search("ocean")] == ["PRJEB1"]
-    assert json.loads(db["studies"].get("MGYS00000001")["secondary_accessions"]) == ["ERP1"]
+    load(store, results, "PRJEB1")
+    assert [r["ena_accession"] for r in store.db["studies"].search("ocean")] == ["PRJEB1"]
+    (study,) = rows(store, "select secondary_accessions from studies")
+    assert json.loads(study["secondary_accessions"]) == ["ERP1"]
 
 
 def test_canonical_dump_ignores_allocation_order(results, tmp_path):
     paths, runs = make_study(results, "PRJEB1", 2)
     for run in runs:
         finish_run(paths, run)
-    one = open_db(tmp_path / "one.db")
-    load(one, results, "PRJEB1", [runs[0]])
-    load(one, results, "PRJEB1", [runs[1]])
     other_results = tmp_path / "other"
-    import shutil
-
     shutil.copytree(results, other_results)
-    (other_results / "accessions.tsv").unlink()
-    two = open_db(tmp_path / "two.db")
-    load(two, other_results, "PRJEB1", [runs[1]])  # the other run first: other ids
-    load(two, other_results, "PRJEB1", [runs[0]])
-    assert dump(one)["analyses"] != dump(two)["analyses"]
-    canonical = dump(one, canonical=True)
-    assert canonical == dump(two, canonical=True)
-    assert {a["accession"] for a in canonical["analyses"]} == {
-        f"<analysis {r}/assembly>" for r in runs
-    }
-    # and content differences still show
-    two.execute("update analyses set cds_count = 1")
-    assert dump(two, canonical=True) != canonical
+    # another catalogue whose ledger allocated the runs' analyses the other way round
+    (other_results / "accessions.tsv").write_text(
+        "".join(f"analysis\t{i}\t{r}/assembly\n" for i, r in enumerate(reversed(runs), 1))
+    )
+    with open_store(tmp_path / "one.db") as one, open_store(tmp_path / "two.db") as two:
+        load(one, results, "PRJEB1")
+        load(two, other_results, "PRJEB1")
+        assert dump(one)["analyses"] != dump(two)["analyses"]
+        canonical = dump(one, canonical=True)
+        assert canonical == dump(two, canonical=True)
+        assert {a["accession"] for a in canonical["analyses"]} == {
+            f"<analysis {r}/assembly>" for r in runs
+        }
+        two.db.execute("update analyses set cds_count = 1")  # content differences still show
+        assert dump(two, canonical=True) != canonical
 
 
-def test_every_facet_and_foreign_key_is_indexed(tmp_path):
+def test_every_facet_and_foreign_key_is_indexed(store):
     import yaml
 
     from mgnify_db.cli import METADATA
 
-    db = open_db(tmp_path / "c.db")
     meta = yaml.safe_load(METADATA.read_text())["databases"]["catalogue"]["tables"]
+    db = store.db
     for table, spec in meta.items():
         indexed = {i.columns[0] for i in db[table].indexes} | {db[table].pks[0]}
         wanted = set(spec.get("facets", [])) | {fk.column for fk in db[table].foreign_keys}
         assert wanted <= indexed, f"{table}: no index on {wanted - indexed}"
 
 
-def test_a_job_killed_by_slurm_is_failed_from_its_slurm_log(results, tmp_path):
-    """OverMemoryKill leaves the job no chance to write; the plugin's job log tells."""
+def test_a_job_killed_by_slurm_is_failed_from_its_slurm_log(results, store):
+    """OverMemoryKill leaves the job no chance to write; the plugin's job log tells, and the
+    head process records it as the job's failure (the loader never reads Slurm logs)."""
     paths, runs = make_study(results, "PRJEB1", 1)
-    write_json(paths.qc_json(runs[0]), {"passed": True})
-    append_record(
-        paths.path("jobs", runs[0]) / "assembly_megahit.jsonl",
+    finish_run(paths, runs[0], assembled=False)
+    events = paths.path("jobs", runs[0]) / "assembly_megahit.jsonl"
+    append_jsonl(
+        events,
         {
-            "stage": "assembly",
+            "rule": "assembly_megahit",
             "event": "started",
             "attempt": 3,
-            "time": "2026-01-01T00:00:00+00:00",
             "job_id": "77",
             "mem_mb": 450,
+            "time": "2026-01-01T00:00:00+00:00",
         },
     )
     log = paths.path("slurm_logs") / "rule_assembly_megahit" / f"PRJEB1_{runs[0]}" / "77.log"
@@ -249,10 +298,27 @@ def test_a_job_killed_by_slurm_is_failed_from_its_slurm_log(results, tmp_path):
         "(483086336 > 471859200), being killed\n"
         "srun: error: localhost: task 0: Killed\n"
     )
-    db = open_db(tmp_path / "c.db")
-    load(db, results, "PRJEB1")
-    asm = db["assemblies"].get(1)
+    load(store, results, "PRJEB1")
+    (asm,) = rows(store, "select * from assemblies")
+    assert asm["status"] == "running"  # nothing recorded yet: the loader does not scan logs
+    reconcile_slurm(
+        events, paths.path("slurm_logs"), "assembly_megahit", {"study": "PRJEB1", "run": runs[0]}
+    )
+    load(store, results, "PRJEB1")
+    (asm,) = rows(store, "select * from assemblies")
     assert (asm["status"], asm["job_id"]) == ("failed", "77")
-    (event,) = db.query("select * from events where event = 'failed'")
+    (event,) = rows(store, "select * from events where event = 'failed'")
     assert (event["cause"], event["attempt"], event["mem_mb"]) == ("out_of_memory", 3, 450)
     assert "exceeded memory limit" in event["message"]
+
+
+def test_rebuild_refuses_an_empty_results_dir(results, tmp_path):
+    paths, runs = make_study(results, "PRJEB1", 1)
+    db = tmp_path / "c.db"
+    rebuild(db, results, CFG)
+    size = db.stat().st_size
+    with pytest.raises(CatalogueError, match="no study results found"):
+        rebuild(db, tmp_path / "resutls", CFG)
+    assert db.stat().st_size == size
+    with open_store(db, create=False) as s:
+        assert rows(s, "select count(*) n from runs")[0]["n"] == 2

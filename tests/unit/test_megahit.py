@@ -157,10 +157,11 @@ def test_run_megahit_zero_contigs_is_a_valid_assembly(lambda_reads, tmp_path):
     assert (tmp_path / "asm" / "assembly.json").exists()
 
 
-def test_run_megahit_failure_raises_and_leaves_no_marker(tmp_path):
+def test_run_megahit_failure_raises_and_leaves_no_result(tmp_path):
     out = tmp_path / "asm"
     out.mkdir()
     (out / "assembly.json").write_text("{}")
+    (out / "contigs.fa.gz").write_bytes(b"earlier contigs")
     with pytest.raises(ToolError, match="megahit failed"):
         run_megahit(
             [tmp_path / "missing.fq"],
@@ -171,7 +172,7 @@ def test_run_megahit_failure_raises_and_leaves_no_marker(tmp_path):
             min_contig_len=500,
             log=tmp_path / "megahit.log",
         )
-    assert not (out / "assembly.json").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".megahit.lock"]
 
 
 def test_contigs_are_written_in_a_canonical_order(tmp_path):
@@ -287,12 +288,6 @@ def test_a_tool_dies_with_its_job_on_sigterm(tmp_path):
         stop(job, tool)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proc.run's SIGTERM handler calls Popen.wait() while the wait it interrupted holds "
-    "Popen._waitpid_lock: the job deadlocks (tool killed, job never exits). Fix in proc.py: "
-    "the handler only killpg()s and raises SystemExit; `except BaseException` then reaps.",
-)
 def test_a_job_ends_on_sigterm_while_its_tool_runs(tmp_path):
     job, tool = start_job(tmp_path)
     try:
@@ -303,3 +298,31 @@ def test_a_job_ends_on_sigterm_while_its_tool_runs(tmp_path):
         pytest.fail("the job did not end on SIGTERM")
     finally:
         stop(job, tool)
+
+
+def test_a_tool_dies_when_the_workflow_is_killed(tmp_path):
+    """SIGKILL of the process that started the job (Snakemake) leaves no tool behind."""
+    pidfile = tmp_path / "tool.pid"
+    code = (
+        "import subprocess, sys, time, os\n"
+        "job = subprocess.Popen([sys.executable, '-c', 'from pathlib import Path\\n"
+        "from mgnify_db.proc import run_logged\\n"
+        f"run_logged([\"sh\", \"-c\", \"echo $$ > {pidfile}; exec sleep 300\"], "
+        f"Path(\"{tmp_path / 'tool.log'}\"))'])\n"
+        f"while not os.path.exists('{pidfile}') or not open('{pidfile}').read().strip():\n"
+        "    time.sleep(0.05)\n"
+        "os._exit(0)\n"  # the workflow dies abruptly: no signal handler, no cleanup
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+        assert time.monotonic() < deadline, "the tool outlived the killed workflow"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"

@@ -339,3 +339,58 @@ def test_corrupt_fastq(mirror: MirrorServer, data_dir: Path) -> None:
     mirror.add_fault(status=204, path_prefix="/ena/portal/api/search")
     resp = _search(mirror, result="study", format="json")
     assert resp.status_code == 204 and resp.content == b""
+
+
+def test_or_of_one_field_is_a_set_lookup_with_the_same_answers() -> None:
+    fields = ["a", "b"]
+    records = [{"a": v, "b": "x"} for v in ("ERR1", "err2", "ERR3;ERR9", "ERR4", "", "ERR10")]
+    queries = {
+        "a=ERR1 OR a=ERR2 OR a=ERR9": ["ERR1", "err2", "ERR3;ERR9"],
+        "a=ERR1 OR a=ERR1*": ["ERR1", "ERR10"],  # a wildcard keeps the general path
+        "a=ERR4 OR b=y": ["ERR4"],  # two fields: the general path
+    }
+    for query, expected in queries.items():
+        pred = parse_query(query, fields)
+        assert [r["a"] for r in records if pred(r)] == expected, query
+
+
+def test_portal_answers_without_http(data_dir: Path) -> None:
+    from mgnify_db.dev.mirror import PortalData, portal
+
+    data = PortalData(data_dir)
+    params = {"result": ["read_run"], "query": ["library_layout=SINGLE"], "fields": ["fastq_ftp"]}
+    rows, fields, fmt = portal.answer(data, "search", params, host="h:1")
+    assert (rows, fields, fmt) == (
+        [{"run_accession": "ERR0000003", "fastq_ftp": ""}],
+        ["run_accession", "fastq_ftp"],
+        "tsv",
+    )
+    assert portal.render(rows, fields, fmt) == (
+        b"run_accession\tfastq_ftp\nERR0000003\t\n",
+        "text/plain; charset=utf-8",
+    )
+    with pytest.raises(MirrorError, match="Missing required parameter: result"):
+        portal.answer(data, "search", {}, host="h:1")
+
+
+def test_write_portal_is_picked_up_and_hidden_files_are_ignored(
+    mirror: MirrorServer, data_dir: Path
+) -> None:
+    from mgnify_db.dev.mirror import write_portal
+
+    # a write in progress (write_text_atomic's hidden temp file) is not a result
+    (data_dir / "portal" / ".analysis.json.1.tmp.json").write_text("[{half")
+    write_portal(data_dir, {"analysis": [{"analysis_accession": "ERZ1"}]})
+    resp = requests.get(f"{mirror.portal_url}/results", params={"format": "json"}, timeout=10)
+    assert [r["resultId"] for r in resp.json()] == ["analysis", "read_run", "sample", "study"]
+    resp = _search(mirror, result="analysis", format="json")
+    assert resp.json() == [{"analysis_accession": "ERZ1"}]
+
+
+def test_keep_alive_requests_are_not_held_by_nagle(mirror: MirrorServer) -> None:
+    # With Nagle on, each answer waited ~40 ms for the client's delayed ACK.
+    session = requests.Session()
+    started = time.monotonic()
+    for _ in range(20):
+        assert session.get(f"{mirror.portal_url}/search", params={"result": "study"}).ok
+    assert time.monotonic() - started < 0.6

@@ -54,7 +54,8 @@ def run_fastq(wildcards):
 
 
 def run_read_count(wildcards):
-    return PLANS[wildcards.study].runs[wildcards.run].read_count
+    """ENA's read count, checked against the reads downloaded (None: not comparable)."""
+    return PLANS[wildcards.study].read_count(wildcards.run)
 
 
 def run_layout(wildcards):

@@ -30,6 +30,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60
     server_version = "mgnify-ena-mirror/1.0"
+    # Headers and body go out in two writes: with Nagle the body waited for the client's
+    # delayed ACK, 40 ms per request (a 5,000-run study's 60 requests took 3 s instead of 0.5).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.mirror.verbose:
