@@ -1,8 +1,8 @@
 """Catalogue load speed: mgnify_db's loader vs a raw sqlite3 executemany of the same rows.
 
 A synthetic results tree (N studies x M runs, every run QC'd, assembled and analysed) is loaded
-with `catalogue.rebuild` (read result files, derive rows, one executemany upsert per table
-inside one transaction per study). Baselines, same rows, same machine, same run:
+with `catalogue.rebuild` (read result files, derive rows, replace each study's rows in one
+transaction). Baselines, same rows, same machine, same run:
   raw      - sqlite3 executemany of the already-derived rows, one transaction, no indexes/FTS
   derive   - deriving the rows from the result files alone (no database)
 """
@@ -17,8 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mgnify_db.catalogue import TABLES, Ledger, ledger_path, rebuild, records  # noqa: E402
-from mgnify_db.results import StudyPaths, studies_in, study_state, write_json  # noqa: E402
+from mgnify_db.catalogue import TABLES, rebuild  # noqa: E402
+from mgnify_db.catalogue.rows import study_rows  # noqa: E402
+from mgnify_db.config import GlobalConfig  # noqa: E402
+from mgnify_db.ids import Ledger  # noqa: E402
+from mgnify_db.io import write_json  # noqa: E402
+from mgnify_db.paths import StudyPaths, ledger_path, studies_in  # noqa: E402
+from mgnify_db.plan import recorded_plan  # noqa: E402
 
 N_STUDIES, N_RUNS = 20, 100
 
@@ -53,7 +58,8 @@ def make_results(results: Path) -> None:
         for r in runs:
             run = r["run_accession"]
             write_json(
-                paths.qc_json(run), {"passed": True, "reads_before": 2000, "reads_after": 1900}
+                paths.path("qc_json", run),
+                {"passed": True, "reads_before": 2000, "reads_after": 1900},
             )
             write_json(paths.path("assembly", run), {"n_contigs": 10, "n50": 1000})
             write_json(paths.path("analysis", run), {"cds_count": 100, "rrna_total": 1})
@@ -68,6 +74,7 @@ def timed(fn) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
+        cfg = GlobalConfig()
         make_results(results)
         studies = studies_in(results)
         rows_by_study = []
@@ -76,24 +83,26 @@ def main() -> None:
             ledger = Ledger(ledger_path(results))
             rows_by_study.clear()
             for study in studies:
-                rows_by_study.append(records(study_state(results, study), results, ledger))
+                plan = recorded_plan(results, study)
+                rows_by_study.append(study_rows(plan, results, ledger, cfg))
 
-        ours = timed(lambda: rebuild(Path(tmp) / "catalogue.db", results))
+        ours = timed(lambda: rebuild(Path(tmp) / "catalogue.db", results, cfg))
         t_derive = timed(derive)
 
         def raw():
             con = sqlite3.connect(Path(tmp) / "raw.db")
-            for name, spec in TABLES.items():
-                cols = ", ".join(f"[{c}]" for c in spec["columns"])
-                con.execute(f"create table [{name}] ({cols}, primary key ([{spec['pk']}]))")
+            for name, table in TABLES.items():
+                cols = ", ".join(f"[{c}]" for c in table.columns)
+                con.execute(f"create table [{name}] ({cols}, primary key ([{table.pk}]))")
             with con:
                 for rows in rows_by_study:
-                    for name, spec in TABLES.items():
-                        cols = list(spec["columns"])
+                    for name, table in TABLES.items():
+                        cols = list(table.columns)
                         sql = (
                             f"insert or replace into [{name}] values ({', '.join('?' * len(cols))})"
                         )
-                        con.executemany(sql, ([r.get(c) for c in cols] for r in rows[name]))
+                        got = rows.get(name, [])
+                        con.executemany(sql, ([r.get(c) for c in cols] for r in got))
             con.close()
 
         t_raw = timed(raw)

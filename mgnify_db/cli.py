@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
+import tempfile
+from difflib import get_close_matches
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -21,9 +25,20 @@ def cli():
     """MGnify's metagenomics production system: catalogue, ENA mirror and tools."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception in one line (a pydantic error: its first problem, located)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{exc.title}: {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -120,6 +135,47 @@ def demo_build(out_dir: Path, scale: float):
     click.echo(build_demo(out_dir, scale=scale))
 
 
+@demo.command("synthetic")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--accession", default="PRJEB90001", show_default=True, help="PRJEB<digits>")
+@click.option("--runs", "n_runs", type=int, default=1000, show_default=True)
+@click.option(
+    "--samples-per-run",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="1: a sample per run; 0.25: one per 4 runs",
+)
+@click.option("--single", is_flag=True, help="single-end runs (default paired)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fastq", is_flag=True, help="also write tiny FASTQ files (default: metadata only)")
+def demo_synthetic(
+    out_dir: Path,
+    accession: str,
+    n_runs: int,
+    samples_per_run: float,
+    single: bool,
+    seed: int,
+    fastq: bool,
+):
+    """Write a synthetic study of N WGS metagenomic runs as an ENA mirror dir (scale tests)."""
+    from .dev.synthetic import write_synthetic_study
+
+    try:
+        out = write_synthetic_study(
+            out_dir,
+            accession,
+            n_runs,
+            samples_per_run=samples_per_run,
+            paired=not single,
+            seed=seed,
+            fastq=fastq,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(out)
+
+
 # --- catalogue --------------------------------------------------------------------------------
 @cli.group()
 def catalogue():
@@ -136,6 +192,53 @@ db_option = click.option(
 results_option = click.option(
     "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True
 )
+
+
+def result_errors() -> tuple[type[BaseException], ...]:
+    """What reading a study's result files can raise (unreadable, not JSON, not the model)."""
+    from pydantic import ValidationError
+
+    return (OSError, ValidationError, json.JSONDecodeError)
+
+
+def sqlite_problem(db_path: Path, exc: sqlite3.Error) -> str:
+    if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+        return f"{db_path}: the catalogue is read-only ({exc})"
+    return f"{db_path}: SQLite: {one_line(exc)}"
+
+
+def check_catalogue(db_path: Path, *, writing: bool = False) -> None:
+    """Fail in one line unless `db_path` is an mgnify-db catalogue (and, when `writing`, of this
+    schema version). Looks read-only: a missing file, or another program's SQLite file, is never
+    created or given the catalogue's tables."""
+    from .catalogue.schema import SCHEMA_VERSION
+
+    if not db_path.exists():
+        fail(f"{db_path}: no catalogue here (run the workflow, or mgnify-db catalogue rebuild)")
+    if db_path.is_dir():
+        fail(f"{db_path}: is a directory, not a catalogue file")
+    if db_path.stat().st_size == 0:
+        fail(f"{db_path}: an empty file, not a catalogue")
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+            missing = sorted({"_meta", "studies"} - tables)
+            version = None
+            if not missing:
+                row = conn.execute("select value from _meta where key = 'schema_version'")
+                version = (row.fetchone() or [None])[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        fail(f"{db_path}: not readable as SQLite ({e})")
+    if missing:
+        fail(f"{db_path}: a SQLite file, not an mgnify-db catalogue (no {missing[0]} table)")
+    if writing and str(version) != str(SCHEMA_VERSION):
+        fail(
+            f"{db_path}: catalogue schema version {version}, this mgnify-db writes version "
+            f"{SCHEMA_VERSION} (mgnify-db catalogue rebuild makes a new one)"
+        )
 
 
 config_option = click.option(
@@ -178,6 +281,7 @@ def catalogue_load(
     from .plan import PlanError, recorded_plan
 
     cfg = _global(config_path)
+    check_catalogue(db_path, writing=True)
     try:
         plan = recorded_plan(results, study)
         unknown = [r for r in runs if r not in plan.decisions]
@@ -193,6 +297,10 @@ def catalogue_load(
                 counts = load_study(store, results, cfg, plan)
     except (PlanError, CatalogueError) as e:
         fail(str(e))
+    except sqlite3.Error as e:
+        fail(sqlite_problem(db_path, e))
+    except result_errors() as e:
+        fail(f"{study}: its result files: {one_line(e)}")
     click.echo(json.dumps(counts))
 
 
@@ -204,16 +312,36 @@ def catalogue_load(
 def catalogue_rebuild(db_path: Path, results: Path, config_path: Path, allow_empty: bool):
     """Recreate the catalogue from the result files alone (same rows, same accessions).
 
-    The new file replaces the old one atomically; `mgnify-db serve` picks it up.
+    The new file replaces the old one atomically; `mgnify-db serve` picks it up. On any
+    failure the old catalogue is left as it was.
     """
     from .catalogue import CatalogueError, rebuild
+    from .plan import PlanError
 
+    cfg = _global(config_path)
+    if db_path.is_dir() or (db_path.exists() and db_path.stat().st_size):
+        check_catalogue(db_path)  # never replace another program's file
+    if db_path.parent.is_dir():
+        try:
+            tempfile.TemporaryFile(dir=db_path.parent).close()
+        except OSError as e:
+            fail(f"{db_path.parent}: cannot write a new catalogue here ({e.strerror or e})")
     try:
-        click.echo(
-            json.dumps(rebuild(db_path, results, _global(config_path), allow_empty=allow_empty))
-        )
+        totals = rebuild(db_path, results, cfg, allow_empty=allow_empty)
     except CatalogueError as e:
+        _remove_rebuild_leftovers(db_path)
         fail(str(e))
+    except (PlanError, sqlite3.Error, *result_errors()) as e:
+        _remove_rebuild_leftovers(db_path)
+        fail(f"{db_path}: not rebuilt, left as it was: {one_line(e)}")
+    click.echo(json.dumps(totals))
+
+
+def _remove_rebuild_leftovers(db_path: Path) -> None:
+    """The half-built file of a failed rebuild in this process (named as catalogue.load does)."""
+    tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.rebuild")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
 
 
 @catalogue.command("dump")
@@ -224,11 +352,19 @@ def catalogue_dump(db_path: Path, tables: tuple[str, ...], canonical: bool):
     """Print a JSON dump (rows sorted by key) for comparing catalogues."""
     from .catalogue import TABLES, CatalogueError, dump, open_store
 
+    for table in tables:
+        if table not in TABLES:
+            near = get_close_matches(table, TABLES, 1)
+            hint = f"did you mean {near[0]}? " if near else ""
+            fail(f"no table {table!r} in the catalogue ({hint}tables: {', '.join(TABLES)})")
+    check_catalogue(db_path)
     try:
         with open_store(db_path, create=False) as store:
             data = dump(store, tables or tuple(TABLES), canonical=canonical)
     except CatalogueError as e:
         fail(str(e))
+    except sqlite3.Error as e:
+        fail(sqlite_problem(db_path, e))
     click.echo(json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
@@ -238,6 +374,7 @@ def catalogue_status(db_path: Path):
     """Counts of runs, assemblies and analyses by status, per study."""
     from .catalogue import CatalogueError, open_store
 
+    check_catalogue(db_path)
     try:
         with open_store(db_path, create=False) as store:
             for table in ("runs", "assemblies", "analyses"):
@@ -248,6 +385,8 @@ def catalogue_status(db_path: Path):
                     click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
     except CatalogueError as e:
         fail(str(e))
+    except sqlite3.Error as e:
+        fail(sqlite_problem(db_path, e))
 
 
 # --- ENA ----------------------------------------------------------------------------------------
@@ -294,9 +433,12 @@ def timings(results: Path):
 @click.option("--port", default=8001, type=int, show_default=True, envvar="MGNIFY_PORT")
 @click.option("--metadata", type=click.Path(exists=True, path_type=Path), default=METADATA)
 def serve(db_path: Path, host: str, port: int, metadata: Path):
-    """Publish the catalogue with Datasette until Ctrl-C."""
-    if not db_path.exists():
-        fail(f"{db_path}: no catalogue yet (run the workflow, or mgnify-db catalogue rebuild)")
+    """Publish the catalogue with Datasette until Ctrl-C.
+
+    A `catalogue rebuild` meanwhile is served from the next request on (the plugin
+    mgnify_db.web.plugin, registered with Datasette through the package's entry point).
+    """
+    check_catalogue(db_path)
     args = datasette_args(db_path, host, port, metadata)
     os.execvp(args[0], args)
 

@@ -7,13 +7,22 @@ from them (`mgnify-db config schema`) and a test checks they are up to date.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .jobs.memory import MemoryPolicy
 
@@ -22,12 +31,54 @@ RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")
 LINEAGE = re.compile(r"^root(:[^:]+)*$")
 
 
+STUDY_SUFFIXES = (".yaml", ".yml")
+# Keys of a rule's entry in config `resources:` (what mgnify_db.smk.resource reads).
+RESOURCE_KEYS = ("mem_mb", "runtime")
+
+
 class ConfigError(ValueError):
     """A config file is invalid; str() is one line naming the file, the field and the problem."""
 
 
+class NestedError(ValueError):
+    """A validator's problem deeper than its field: `loc` is appended to the field's path."""
+
+    def __init__(self, loc: tuple[str, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
+def closest(name: str, choices: list[str]) -> str | None:
+    """The choice `name` most likely meant: a near spelling, or the same words reordered."""
+    if near := get_close_matches(name, choices, 1):
+        return near[0]
+    words = sorted(name.lower().replace("-", "_").split("_"))
+    return next((c for c in choices if sorted(c.split("_")) == words), None)
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation accepts (through Annotated, Optional and unions)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _leaf_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_leaf_types(a) for a in typing.get_args(annotation)))
+    return {annotation}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """pydantic reads `true` as 1 for a number: refuse it (a YAML slip, never meant)."""
+        if isinstance(v, bool) and info.field_name:
+            leaves = _leaf_types(cls.model_fields[info.field_name].annotation)
+            if bool not in leaves and leaves & {int, float}:
+                kind = "whole number" if int in leaves else "number"
+                raise ValueError(f"must be a {kind}, not {str(v).lower()}")
+        return v
 
 
 class Analysis(StrEnum):
@@ -142,6 +193,35 @@ class GlobalConfig(Strict):
         default_factory=lambda: DEFAULT_MEMORY, description="assembly memory heuristic and growth"
     )
 
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _resources(cls, v: Any) -> Any:
+        """Known rules only (a typo would silently keep the default), positive whole numbers."""
+        from .pipelines import all_rules
+
+        if not isinstance(v, dict):
+            return v  # pydantic says what is wrong
+        rules = all_rules()
+        for rule, values in v.items():
+            if rule not in rules:
+                near = closest(str(rule), list(rules))
+                hint = f"did you mean {near}?" if near else f"rules: {', '.join(rules)}"
+                raise NestedError((str(rule),), f"unknown rule ({hint})")
+            if not isinstance(values, dict):
+                raise NestedError((rule,), f"must be a mapping of {' and '.join(RESOURCE_KEYS)}")
+            for key, value in values.items():
+                if key not in RESOURCE_KEYS:
+                    near = get_close_matches(str(key), RESOURCE_KEYS, 1)
+                    hint = f"did you mean {near[0]}?" if near else ", ".join(RESOURCE_KEYS)
+                    raise NestedError((rule, str(key)), f"unknown key ({hint})")
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    unit = "MB" if key == "mem_mb" else "minutes"
+                    shown = str(value).lower() if isinstance(value, bool) else repr(value)
+                    raise NestedError(
+                        (rule, key), f"must be a whole number of {unit} >= 1, not {shown}"
+                    )
+        return v
+
     @field_validator("catalogue")
     @classmethod
     def _catalogue(cls, v: str) -> str:
@@ -202,8 +282,11 @@ def _first_error(path: Path | str, exc: ValidationError, model: type[BaseModel])
     # A typo explains the "field required" that often comes with it, so it is reported first.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     err = errors[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc = tuple(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
+    if isinstance(nested := err.get("ctx", {}).get("error"), NestedError):
+        loc, msg = loc + nested.loc, str(nested)
+    field = ".".join(str(p) for p in loc) or "(top level)"
     if err["type"] == "extra_forbidden":
         msg = "unknown field (typo?)"
         if len(err["loc"]) == 1 and (near := get_close_matches(field, model.model_fields, 1)):
@@ -212,15 +295,61 @@ def _first_error(path: Path | str, exc: ValidationError, model: type[BaseModel])
     return ConfigError(f"{path}: {field}: {msg}{more}")
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names a key twice (PyYAML would silently keep the last value)."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses duplicate keys in a mapping (`<<` merges may override)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: SafeLoader says so
+                continue
+            if earlier is not key_node:
+                raise DuplicateKeyError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {earlier.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict:
+    """A YAML mapping from `path`; every way it can be unreadable is one ConfigError line."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a YAML file")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        bad = e.object[e.start]
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{bad:02x} at offset {e.start}; a binary file?)"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader
+    except yaml.reader.ReaderError as e:
+        raise ConfigError(
+            f"{path}: not YAML text (character #x{e.character:04x} at offset {e.position};"
+            " a binary file?)"
+        ) from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         where = f" line {line + 1}:" if line is not None else ""
         problem = getattr(e, "problem", None) or "syntax error"
+        if isinstance(e, DuplicateKeyError):
+            raise ConfigError(f"{path}:{where} {problem}") from None
         raise ConfigError(f"{path}:{where} not valid YAML ({problem})") from None
     if data is None:
         return {}
@@ -243,16 +372,35 @@ def load_study(path: Path) -> StudyConfig:
         raise _first_error(path, e, StudyConfig) from None
     if path.stem != study.accession:
         raise ConfigError(
-            f"{path}: accession: {study.accession!r} differs from the file name ({path.stem}.yaml)"
+            f"{path}: accession: {study.accession!r} differs from the file name ({path.name})"
         )
     return study
 
 
-def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
-    """Every `*.yaml` in the studies dir, keyed by accession."""
+def study_files(studies_dir: Path) -> list[Path]:
+    """The study files of a studies dir: `<ACCESSION>.yaml` or `.yml` (hidden files ignored).
+
+    One accession in both spellings is an error: which one counts would be a guess.
+    """
     if not studies_dir.is_dir():
         raise ConfigError(f"{studies_dir}: studies directory not found")
-    return {s.accession: s for s in map(load_study, sorted(studies_dir.glob("*.yaml")))}
+    files = sorted(
+        p
+        for p in studies_dir.iterdir()
+        if p.suffix in STUDY_SUFFIXES and not p.name.startswith(".")
+    )
+    seen: dict[str, Path] = {}
+    for p in files:
+        if (other := seen.setdefault(p.stem, p)) is not p:
+            raise ConfigError(
+                f"{studies_dir}: both {other.name} and {p.name} configure {p.stem}: keep one"
+            )
+    return files
+
+
+def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
+    """Every `<ACCESSION>.yaml`/`.yml` in the studies dir, keyed by accession."""
+    return {s.accession: s for s in map(load_study, study_files(studies_dir))}
 
 
 def load_global(path: Path, overrides: dict | None = None) -> GlobalConfig:

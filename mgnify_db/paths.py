@@ -37,6 +37,7 @@ PATTERNS: dict[str, str] = {
     "analysis": RUN + "/analysis/analysis.json",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
+    "job_events": RUN + "/jobs/{rule}.jsonl",
     "loaded_run": STUDY + "/loaded/{run}.json",
     # logs and benchmarks mirror the rule name; the Slurm plugin's job logs (`slurm-logdir` in
     # profiles/slurm must name the same folder)

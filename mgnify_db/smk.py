@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+import resource as rusage
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_global
 from .config import load_studies as load_studies_dir
-from .io import read_json, write_json
+from .io import read_json, write_json, write_text_atomic
 from .jobs import Job, MemoryPolicy, decide, events_path, read_events, reconcile_slurm
 from .jobs.memory import start_memory
 from .paths import StudyPaths
@@ -59,7 +61,17 @@ def fetch_metadata(cfg: GlobalConfig, study: str) -> Path:
         mem_mb=None,
         threads=1,
     )
+    start = time.monotonic()
     ena_metadata(cfg=cfg, study=study, out=out, job=job)
+    seconds = time.monotonic() - start
+    rss_mb = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024
+    # The same columns as Snakemake's benchmark files (`mgnify-db timings` reads them all).
+    write_text_atomic(
+        paths.path("study_benchmark", rule="ena_metadata"),
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        f"{seconds:.2f}\t{time.strftime('%H:%M:%S', time.gmtime(seconds))}\t{rss_mb:.2f}"
+        "\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n",
+    )
     return out
 
 

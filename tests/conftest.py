@@ -6,9 +6,9 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
-
 from support import DEMO_SCALE, SLURM_SCRIPT, free_port, snakemake, tool, write_workdir
 
 

@@ -106,16 +106,56 @@ def snakemake(
     *args: str,
     timeout: int = 1200,
     profile: str = "local",
+    path_first: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the workflow in `workdir`; SIGINT at the timeout (Snakemake then cancels its jobs)."""
+    """Run the workflow in `workdir`; SIGINT at the timeout (Snakemake then cancels its jobs).
+
+    `path_first`: a directory put first on PATH (e.g. tools that fail on purpose).
+    """
     cmd = ["timeout", "-s", "INT", str(timeout), *snakemake_cmd(workdir, *args, profile=profile)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=workflow_env(), cwd=workdir)
+    env = workflow_env(path_first)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
 
 
-def workflow_env() -> dict:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+def workflow_env(path_first: Path | None = None) -> dict:
+    path = f"{BIN}:{os.environ['PATH']}"
+    env = {**os.environ, "PATH": f"{path_first}:{path}" if path_first else path}
     env.pop("MGNIFY_ENA_PORTAL_URL", None)  # the workdir's config names the mirror
     return env
+
+
+def failing_tools(bin_dir: Path, **when: str) -> Path:
+    """Wrappers that make a real tool fail (exit 1, with a message) when its arguments contain
+    a given text ("" = always), and run the real one otherwise: `failing_tools(d, megahit="ERR1")`.
+    `--version` always answers."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in when.items():
+        real = shutil.which(name, path=os.defpath + ":/usr/bin:/usr/local/bin")
+        script = bin_dir / name
+        script.write_text(
+            "#!/bin/sh\n"
+            f'case "$*" in *--version*) exec {real} "$@";; esac\n'
+            f'case "$*" in *{text}*) echo "{name}: failing on purpose for a test" >&2; exit 1;;'
+            " esac\n"
+            f'exec {real} "$@"\n'
+        )
+        script.chmod(0o755)
+    return bin_dir
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table (rule -> jobs) from its output."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    counts.pop("total", None)
+    return counts
 
 
 SLURM_SCRIPT = REPO / "scripts" / "slurm-cluster"
@@ -193,3 +233,33 @@ def finish_run(paths, run: str, *, passed: bool = True, assembled: bool = True) 
         )
         paths.path("contigs", run).write_bytes(b"x" * 10)
         write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1, "rrna_16s": 1})
+
+
+def catalogue_dump(db: Path) -> dict:
+    """The canonical dump of a catalogue file, without the event history."""
+    from mgnify_db.catalogue import dump, open_store
+
+    with open_store(db, create=False) as store:
+        out = dump(store, canonical=True)
+    out.pop("events")
+    return out
+
+
+def assert_same_catalogue(got: Path, want: Path, rel: float = 0.01) -> None:
+    """Equal canonical dumps (events aside). MEGAHIT is not bit-reproducible across thread
+    timings: numbers derived from an assembly may differ by `rel`."""
+    a, b = catalogue_dump(got), catalogue_dump(want)
+    assert a.keys() == b.keys()
+    for table in a:
+        assert len(a[table]) == len(b[table]), f"{table}: {len(a[table])} vs {len(b[table])} rows"
+        key = "id" if table == "downloads" else "lineage" if table == "biomes" else "accession"
+        rows_b = {r[key]: r for r in b[table]}
+        for row in a[table]:
+            other = rows_b.get(row[key])
+            assert other is not None, f"{table}: {row[key]} only in {got}"
+            for col, value in row.items():
+                if isinstance(value, float | int) and not isinstance(value, bool) and value:
+                    close = abs(value - (other[col] or 0)) <= rel * abs(value)
+                    assert close, f"{table} {row[key]} {col}: {value} vs {other[col]}"
+                else:
+                    assert value == other[col], f"{table} {row[key]} {col}: {value} vs {other[col]}"

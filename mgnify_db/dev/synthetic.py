@@ -1,7 +1,8 @@
 """Synthetic ENA studies for scale tests: N WGS METAGENOMIC runs as a mirror data directory.
 
-Metadata is what matters (planning never downloads), so the reads are a token few per run; the
-records still name real files with their true md5 and size, so a download of one works too.
+Metadata is what matters (planning never downloads), so by default no FASTQ file is written;
+the records still carry the md5 and size of a token few reads per run, and ``fastq=True`` writes
+those files, so that a download works too.
 Accessions follow ENA's formats and derive from the study's number, so two synthetic studies in
 one mirror never share a run or sample: PRJEB90001 has ERP90001, runs ERR90001000001...,
 experiments ERX90001000001..., samples SAMEA90001000001... (secondary ERS90001000001...).
@@ -39,13 +40,14 @@ def write_synthetic_study(
     paired: bool = True,
     seed: int = 0,
     reads: int = 4,
-    fastq: bool = True,
+    fastq: bool = False,
 ) -> Path:
     """Write the mirror data directory ``out_dir``: one study of ``n_runs`` runs.
 
     ``samples_per_run``: 1 gives every run its own sample, 0.25 one sample per 4 runs.
-    ``reads``: reads (pairs) per run, written as tiny FASTQ files unless ``fastq`` is False
-    (then the records describe files that are not there). ``seed`` varies sample metadata and
+    ``reads``: reads (pairs) per run, the files the records describe; ``fastq``: write them
+    (one or two tiny files per run: 10,000 files for 5,000 paired runs take seconds on a busy
+    disk, where the metadata alone takes a fraction of one). ``seed`` varies sample metadata and
     read sequences. Returns ``out_dir``. Existing portal files are replaced (atomically, so a
     serving mirror switches to the new study between two requests).
     """
@@ -137,5 +139,5 @@ def write_synthetic_study(
                 "host_scientific_name": "",
             }
         )
-    write_portal(out_dir, {"study": [study], "sample": samples, "read_run": runs})
+    write_portal(out_dir, {"study": [study], "sample": samples, "read_run": runs}, indent=None)
     return out_dir

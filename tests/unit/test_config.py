@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from mgnify_db.cli import cli
 from mgnify_db.config import ConfigError, json_schemas, load_global, load_studies, load_study
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -119,3 +119,159 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
         "(did you mean library_strategies?)"
     )
     assert not (tmp_path / "results").exists()
+
+
+# --- faults: unreadable files, silent coercions, silent YAML, study file names ----------------
+def one_error(call, *args) -> str:
+    """The ConfigError `call(*args)` raises, checked to be one line."""
+    with pytest.raises(ConfigError) as err:
+        call(*args)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8 text (byte 0x89 at offset 0;"),
+        (
+            "accession: PRJEB1\nbiome: caf\xe9\n".encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at offset 28;",
+        ),
+        (b"accession: PRJEB1\x00\x01\n", "not YAML text (character #x0000 at offset 17;"),
+    ],
+    ids=["binary", "latin-1", "nul-bytes"],
+)
+def test_binary_or_non_utf8_study_file_is_one_line(tmp_path, content, expected):
+    path = tmp_path / "PRJEB1.yaml"
+    path.write_bytes(content)
+    assert one_error(load_study, path) == f"{path}: {expected} a binary file?)"
+    assert one_error(load_studies, tmp_path).startswith(f"{path}: not ")
+
+
+def test_directory_named_yaml_in_studies_dir_is_one_line(tmp_path):
+    write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\n")
+    (tmp_path / "PRJEB2.yaml").mkdir()
+    assert one_error(load_studies, tmp_path) == (
+        f"{tmp_path / 'PRJEB2.yaml'}: is a directory, not a YAML file"
+    )
+
+
+def test_yml_study_files_count_too(tmp_path):
+    write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\n")
+    write(tmp_path, "PRJEB2.yml", "accession: PRJEB2\nbiome: root\n")
+    write(tmp_path, ".PRJEB3.yaml", "editor's backup: not read\n")
+    assert list(load_studies(tmp_path)) == ["PRJEB1", "PRJEB2"]
+    write(tmp_path, "PRJEB4.yml", "accession: PRJEB5\nbiome: root\n")
+    assert "accession: 'PRJEB5' differs from the file name (PRJEB4.yml)" in one_error(
+        load_studies, tmp_path
+    )
+
+
+def test_one_study_as_both_yaml_and_yml_is_an_error(tmp_path):
+    write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\n")
+    write(tmp_path, "PRJEB1.yml", "accession: PRJEB1\nbiome: root:Engineered\n")
+    assert one_error(load_studies, tmp_path) == (
+        f"{tmp_path}: both PRJEB1.yaml and PRJEB1.yml configure PRJEB1: keep one"
+    )
+
+
+def test_duplicate_yaml_keys_are_an_error_naming_key_and_lines(tmp_path):
+    path = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nbiome: root:Other\n")
+    assert one_error(load_study, path) == (
+        f"{path}: line 3: duplicate key 'biome' (first on line 2)"
+    )
+    path = write(tmp_path, "config.yaml", "ena:\n  retries: 1\n  page_size: 5\n  retries: 2\n")
+    assert one_error(load_global, path) == (
+        f"{path}: line 4: duplicate key 'retries' (first on line 2)"
+    )
+    # a YAML merge (<<) may still be overridden by the mapping's own key
+    path = write(tmp_path, "config.yaml", "x: &d {retries: 1}\nena:\n  <<: *d\n  retries: 2\n")
+    assert "x: unknown field" in one_error(load_global, path)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("sample_limit: true\n", "PRJEB1.yaml: sample_limit: must be a whole number, not true"),
+        ("sample_limit: false\n", "PRJEB1.yaml: sample_limit: must be a whole number, not false"),
+        ("assembly_mem_mb: true\n", "PRJEB1.yaml: assembly_mem_mb: must be a whole number"),
+    ],
+)
+def test_true_is_not_a_number_in_a_study(tmp_path, text, expected):
+    path = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\n" + text)
+    assert expected in one_error(load_study, path)
+    ok = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nis_private: true\n")
+    assert load_study(ok).is_private is True
+
+
+def test_true_is_not_a_number_in_the_global_config(tmp_path):
+    path = write(tmp_path, "config.yaml", "ena:\n  backoff_seconds: true\n")
+    assert (
+        one_error(load_global, path) == f"{path}: ena.backoff_seconds: must be a number, not true"
+    )
+    path = write(tmp_path, "config.yaml", "threads: {megahit: true}\n")
+    assert "threads.megahit: must be a whole number, not true" in one_error(load_global, path)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "assembly_megahit: {mem_mb: -4000}",
+            "resources.assembly_megahit.mem_mb: must be a whole number of MB >= 1, not -4000",
+        ),
+        (
+            "qc_fastp: {runtime: 0}",
+            "resources.qc_fastp.runtime: must be a whole number of minutes >= 1, not 0",
+        ),
+        (
+            "qc_fastp: {mem_mb: true}",
+            "resources.qc_fastp.mem_mb: must be a whole number of MB >= 1, not true",
+        ),
+        (
+            "megahit_assembly: {mem_mb: 9000}",
+            "resources.megahit_assembly: unknown rule (did you mean",
+        ),
+        (
+            "assembly_megahit: {mem_gb: 9}",
+            "resources.assembly_megahit.mem_gb: unknown key (did you",
+        ),
+        ("assembly_megahit: 9000", "resources.assembly_megahit: must be a mapping of mem_mb and"),
+    ],
+)
+def test_bad_resources_name_rule_and_key(tmp_path, text, expected):
+    path = write(tmp_path, "config.yaml", f"resources:\n  {text}\n")
+    assert one_error(load_global, path).startswith(f"{path}: {expected}")
+
+
+def test_unknown_rule_in_resources_suggests_the_closest(tmp_path):
+    from mgnify_db.pipelines import all_rules
+
+    path = write(tmp_path, "config.yaml", "resources:\n  assembly_megahitt: {mem_mb: 9000}\n")
+    assert one_error(load_global, path).endswith("unknown rule (did you mean assembly_megahit?)")
+    rules = "\n".join(f"  {rule}: {{mem_mb: 500, runtime: 10}}" for rule in all_rules())
+    cfg = load_global(write(tmp_path, "config.yaml", f"resources:\n{rules}\n"))
+    assert set(cfg.resources) == set(all_rules())
+
+
+def test_cli_check_reports_a_binary_study_file_in_one_line(tmp_path):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "PRJEB1.yaml").write_bytes(b"\xff\xfe\x00binary")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "config",
+            "check",
+            "--config",
+            str(REPO / "config/config.yaml"),
+            "--studies",
+            str(studies),
+        ],
+    )
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        f"error: {studies / 'PRJEB1.yaml'}: not UTF-8 text (byte 0xff at offset 0; a binary file?)"
+    ]

@@ -9,7 +9,8 @@ import pytest
 import sqlite_utils
 from support import snakemake, write_demo_variant, write_workdir
 
-from mgnify_db.catalogue import dump, rebuild
+from mgnify_db.catalogue import dump, open_store, rebuild
+from mgnify_db.config import GlobalConfig
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,7 @@ def test_catalogue_statuses(demo_run):
     assert "< 1000" in status["ERR0000005"]["status_reason"]
     assert status["ERR0000003"]["library_layout"] == "SINGLE"
     assemblies = rows(db, "select * from assemblies order by run")
+    assert sorted(a["accession"] for a in assemblies) == [f"LZ0000000{i}" for i in (1, 2, 3)]
     assert [a["run"] for a in assemblies] == ["ERR0000001", "ERR0000002", "ERR0000003"]
     for a in assemblies:
         assert a["status"] == "completed" and a["n_contigs"] > 0 and a["n50"] > 500
@@ -55,28 +57,38 @@ def test_catalogue_statuses(demo_run):
     for d in downloads:
         assert (demo_run / "results" / d["path"]).stat().st_size == d["size_bytes"]
     events = rows(db, "select * from events where event = 'completed'")
-    assert {e["stage"] for e in events} >= {"download", "qc", "assembly", "cds", "rrna"}
+    assert {e["rule"] for e in events} >= {
+        "ena_download",
+        "qc_fastp",
+        "assembly_megahit",
+        "analysis_cds",
+        "analysis_rrna",
+    }
 
 
 def test_rerun_does_nothing_and_loads_nothing_twice(demo_run, demo_data):
     from mgnify_db.dev.mirror import MirrorServer
 
     db_path = demo_run / "results" / "catalogue.db"
-    before = dump(sqlite_utils.Database(db_path))
+    with open_store(db_path, create=False) as store:
+        before = dump(store)
     # the same ENA on another port (as each demo run gets) must not make anything re-run
     with MirrorServer(demo_data, port=0) as other:
         write_workdir(demo_run, other.portal_url)
         proc = snakemake(demo_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    assert dump(sqlite_utils.Database(db_path)) == before
+    with open_store(db_path, create=False) as store:
+        assert dump(store) == before
 
 
 def test_rebuild_gives_the_same_rows(demo_run, tmp_path):
-    before = dump(sqlite_utils.Database(demo_run / "results" / "catalogue.db"))
+    with open_store(demo_run / "results" / "catalogue.db", create=False) as store:
+        before = dump(store)
     rebuilt = tmp_path / "rebuilt.db"
-    rebuild(rebuilt, demo_run / "results")
-    assert dump(sqlite_utils.Database(rebuilt)) == before
+    rebuild(rebuilt, demo_run / "results", GlobalConfig())
+    with open_store(rebuilt) as store:
+        assert dump(store) == before
 
 
 def test_datasette_serves_the_catalogue(site):
@@ -111,7 +123,7 @@ def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
     downloads = rows(
         db,
         "select event, cause from events where run = 'ERR0000003' "
-        "and stage = 'download' and event != 'memory' order by time",
+        "and rule = 'ena_download' and event != 'memory' order by time",
     )
     # each invocation counts attempts from 1; the failure was not about memory
     assert downloads == [
@@ -135,5 +147,6 @@ def test_every_tool_rule_has_benchmarks(demo_run):
         "analysis_cds",
         "analysis_rrna",
     }
-    assert timings["ena_download"].jobs == 4 and timings["assembly_megahit"].jobs == 3
+    # the QC-failed run's assembly job only short-circuits, but is a job (with a benchmark)
+    assert timings["ena_download"].jobs == 4 and timings["assembly_megahit"].jobs == 4
     assert all(t.total_s > 0 for t in timings.values())

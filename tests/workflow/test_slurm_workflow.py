@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 
 import pytest
-import sqlite_utils
 from support import (
     SLURM_SCRIPT,
     snakemake,
@@ -16,10 +16,11 @@ from support import (
     write_workdir,
 )
 
-from mgnify_db.catalogue import TABLES, dump
+from mgnify_db.catalogue import TABLES, dump, open_store
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
-TOOL_STAGES = {"download", "qc", "assembly", "cds", "rrna"}
+# The rules that run as Slurm jobs (the others are local rules of the head snakemake).
+SLURM_RULES = {"ena_download", "qc_fastp", "assembly_megahit", "analysis_cds", "analysis_rrna"}
 
 
 # MEGAHIT is not bit-reproducible across thread timings (2 threads sharing 2 cores with another
@@ -32,10 +33,15 @@ ASSEMBLY_DERIVED = {
 }
 
 
+def query(db_path, sql, params=()):
+    with open_store(db_path, create=False) as store:
+        return list(store.query(sql, params))
+
+
 def canonical(db_path):
     """The catalogue without what differs by executor: job events and ids."""
-    db = sqlite_utils.Database(db_path)
-    return dump(db, [t for t in TABLES if t != "events"], canonical=True)
+    with open_store(db_path, create=False) as store:
+        return dump(store, [t for t in TABLES if t != "events"], canonical=True)
 
 
 def assert_same_catalogue(one, two, rel=0.01):
@@ -52,11 +58,22 @@ def assert_same_catalogue(one, two, rel=0.01):
                 assert x[k] == pytest.approx(y[k], rel=rel), (table, k, x, y)
 
 
-def slurm_state(job_id: str) -> str:
+def slurm_jobs(job_ids) -> dict[str, dict]:
+    """Slurm's accounting of jobs: id -> {state, reqmem}, in one sacct call."""
     out = subprocess.run(
-        ["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "state"], capture_output=True, text=True
+        ["sacct", "-j", ",".join(sorted(job_ids)), "-X", "-n", "-P", "-o", "jobid,state,reqmem"],
+        capture_output=True,
+        text=True,
     )
-    return out.stdout.strip()
+    jobs = {}
+    for line in out.stdout.splitlines():
+        job_id, state, reqmem = line.split("|")
+        jobs[job_id] = {"state": state, "reqmem": reqmem}
+    return jobs
+
+
+def slurm_state(job_id: str) -> str:
+    return slurm_jobs([job_id]).get(job_id, {}).get("state", "")
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +92,48 @@ def test_same_catalogue_as_the_local_executor(slurm_run, demo_run):
 
 def test_every_job_ran_under_slurm(slurm_run):
     workdir, _ = slurm_run
-    db = sqlite_utils.Database(workdir / "results/catalogue.db")
-    started = list(db.query("select stage, job_id, host from events where event = 'started'"))
-    assert {e["stage"] for e in started} == TOOL_STAGES
+    db = workdir / "results/catalogue.db"
+    events = query(db, "select run, rule, event, attempt, mem_mb, job_id from events")
+    started = [e for e in events if e["event"] == "started"]
+    assert {e["rule"] for e in started} == SLURM_RULES
     job_ids = {e["job_id"] for e in started}
     assert None not in job_ids and len(job_ids) == len(started)  # one Slurm job per attempt
-    assert {slurm_state(j) for j in job_ids} == {"COMPLETED"}
+    jobs = slurm_jobs(job_ids)
+    assert {j["state"] for j in jobs.values()} == {"COMPLETED"} and jobs.keys() == job_ids
     logs = list((workdir / "results/logs/slurm").rglob("*.log"))
     assert {p.stem for p in logs} >= job_ids
+    # Each attempt's memory is explained in the catalogue (one `memory` event per job), and it
+    # is what Slurm was asked for.
+    key = ("run", "rule", "attempt", "mem_mb", "job_id")
+    memory = sorted(tuple(e[k] for k in key) for e in events if e["event"] == "memory")
+    assert memory == sorted(tuple(e[k] for k in key) for e in started)
+    for e in started:
+        assert jobs[e["job_id"]]["reqmem"] == f"{e['mem_mb']}M", e
+
+
+def test_records_show_their_slurm_jobs(slurm_run):
+    """runs, assemblies and analyses name the Slurm job that last worked on them."""
+    workdir, _ = slurm_run
+    db = workdir / "results/catalogue.db"
+    last: dict[tuple[str, str], str] = {}  # (run, rule) -> job id of its latest attempt
+    sql = "select run, rule, job_id from events where event = 'started' order by time"
+    for e in query(db, sql):
+        last[e["run"], e["rule"]] = e["job_id"]
+    runs = {r["accession"]: r for r in query(db, "select * from runs")}
+    for acc, r in runs.items():
+        if r["status"] == "skipped":  # never downloaded: no job
+            assert r["job_id"] is None, r
+        else:  # the run's last job before any pipeline: QC
+            assert r["job_id"] == last[acc, "qc_fastp"], r
+    assemblies = query(db, "select * from assemblies where status = 'completed'")
+    analyses = query(db, "select * from analyses where status = 'completed'")
+    assert len(assemblies) == len(analyses) == 3
+    for a in assemblies:
+        assert a["job_id"] == last[a["run"], "assembly_megahit"], a
+    for a in analyses:
+        assert a["job_id"] in {last[a["run"], "analysis_cds"], last[a["run"], "analysis_rrna"]}, a
+    shown = {r["job_id"] for r in [*runs.values(), *assemblies, *analyses]} - {None}
+    assert {j["state"] for j in slurm_jobs(shown).values()} == {"COMPLETED"}
 
 
 def test_slurmd_stopped_mid_run_then_a_rerun_completes(slurm_cluster, tmp_path, mirror, demo_run):
@@ -126,20 +177,25 @@ def test_assembly_killed_for_memory_is_retried_with_more(slurm_cluster, tmp_path
     )
     proc = snakemake(workdir, profile="slurm", timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    db = sqlite_utils.Database(workdir / "results/catalogue.db")
-    (asm,) = db["assemblies"].rows
+    db = workdir / "results/catalogue.db"
+    (asm,) = query(db, "select * from assemblies")
     assert asm["status"] == "completed" and asm["n_contigs"] > 0
-    events = list(
-        db.query(
-            "select event, attempt, mem_mb, cause, job_id, message from events "
-            "where stage = 'assembly' order by time"
-        )
+    events = query(
+        db,
+        "select event, attempt, mem_mb, cause, job_id, message from events "
+        "where rule = 'assembly_megahit' order by time",
     )
     kills = [e for e in events if e["event"] == "failed"]
-    assert kills and all(e["cause"] == "out_of_memory" and e["job_id"] for e in kills)
+    assert kills and all(e["cause"] == "out_of_memory" and e["job_id"] for e in kills), events
     assert "exceeded memory limit" in kills[0]["message"]
+    # 300 MB, then x1.5 (the default policy's growth) after each out-of-memory kill
     asked = [e["mem_mb"] for e in events if e["event"] == "memory"]
-    assert asked[0] == 300 and asked == sorted(asked) and asked[-1] > 300
+    assert asked == [math.ceil(300 * 1.5**i) for i in range(len(kills) + 1)], events
+    assert [k["mem_mb"] for k in kills] == asked[:-1]
     (done,) = [e for e in events if e["event"] == "completed"]
     assert done["mem_mb"] == asked[-1] and done["attempt"] == len(kills) + 1
-    assert slurm_state(kills[0]["job_id"]) == "FAILED"
+    assert asm["job_id"] == done["job_id"]
+    jobs = slurm_jobs([e["job_id"] for e in kills + [done]])
+    assert [jobs[k["job_id"]]["state"] for k in kills] == ["FAILED"] * len(kills)
+    assert jobs[done["job_id"]]["state"] == "COMPLETED"
+    assert [jobs[e["job_id"]]["reqmem"] for e in kills + [done]] == [f"{m}M" for m in asked]

@@ -45,7 +45,7 @@ def BENCH(rule, run=True):
 
 def JOBS(rule):
     """The job's event log (one per job; the job is its only writer)."""
-    return P("jobs") + f"/{rule}.jsonl"
+    return P("job_events", rule=rule)
 
 
 def run_fastq(wildcards):

@@ -33,11 +33,17 @@ def fastq_dir(run: str) -> str:
     return f"{FASTQ_ROOT}/{run[:6]}/{run}"
 
 
-def write_portal(directory: Path, records: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+def write_portal(
+    directory: Path,
+    records: Mapping[str, Sequence[Mapping[str, str]]],
+    *,
+    indent: int | None = 1,
+) -> None:
     """Write ``DIR/portal/{result}.json`` for each result (atomically: a serving mirror reloads
-    changed files and must never read half of one)."""
+    changed files and must never read half of one). ``indent=None``: compact, and several times
+    faster to write (json's C encoder does not indent)."""
     for result, recs in records.items():
-        text = json.dumps(list(recs), indent=1) + "\n"
+        text = json.dumps(list(recs), indent=indent) + "\n"
         write_text_atomic(Path(directory) / "portal" / f"{result}.json", text)
 
 
