@@ -307,8 +307,8 @@ def test_a_tool_dies_when_the_workflow_is_killed(tmp_path):
         "import subprocess, sys, time, os\n"
         "job = subprocess.Popen([sys.executable, '-c', 'from pathlib import Path\\n"
         "from mgnify_db.proc import run_logged\\n"
-        f"run_logged([\"sh\", \"-c\", \"echo $$ > {pidfile}; exec sleep 300\"], "
-        f"Path(\"{tmp_path / 'tool.log'}\"))'])\n"
+        f'run_logged(["sh", "-c", "echo $$ > {pidfile}; exec sleep 300"], '
+        f'Path("{tmp_path / "tool.log"}"))\'])\n'
         f"while not os.path.exists('{pidfile}') or not open('{pidfile}').read().strip():\n"
         "    time.sleep(0.05)\n"
         "os._exit(0)\n"  # the workflow dies abruptly: no signal handler, no cleanup

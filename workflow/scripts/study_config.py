@@ -4,4 +4,6 @@ from mgnify_db.config import StudyConfig
 from mgnify_db.steps import setup_logging, study_config
 
 setup_logging(snakemake.log[0])
-study_config(study=StudyConfig.model_validate(snakemake.params.study), out=Path(snakemake.output[0]))
+study_config(
+    study=StudyConfig.model_validate(snakemake.params.study), out=Path(snakemake.output[0])
+)

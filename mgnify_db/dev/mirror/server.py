@@ -88,6 +88,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Logged before the client can read the answer: a test that reads the request log right
+        # after a call sees that call.
+        self._status = code
+        self._log_now()
+        super().send_response(code, message)
+
+    def _log_now(self) -> None:
+        if pending := getattr(self, "_log_pending", None):
+            self._log_pending = None
+            pending[0]._log(self.command, self.path, self._status, pending[1])
+
     def _dispatch(self) -> None:
         mirror = self.server.mirror
         self._status = 0
@@ -100,12 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._control(path)
                 return
             fault = mirror._fault_queue.take(path)
+            self._log_pending = (mirror, fault is not None)
             try:
                 self._route(path, params, fault)
             except MirrorError as exc:
                 self._send_json(exc.status, {"message": exc.message})
             finally:
-                mirror._log(self.command, self.path, self._status, fault is not None)
+                self._log_now()
         except MirrorError as exc:
             self._send_json(exc.status, {"message": exc.message})
         except (BrokenPipeError, ConnectionResetError):
