@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import resource as rusage
+import shutil
+import socket
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_global
 from .config import load_studies as load_studies_dir
+from .ena.download import file_url
 from .io import read_json, write_json, write_text_atomic
-from .jobs import Job, MemoryPolicy, decide, events_path, read_events, reconcile_slurm
+from .jobs import Job, decide, events_path, read_events, reconcile_slurm
 from .jobs.memory import start_memory
 from .paths import StudyPaths
-from .pipelines import all_rules, rule_spec
+from .pipelines import PIPELINES, RUN_RULES, all_rules, rule_spec
 from .plan import StudyPlan, plan_study
 
 __all__ = ["ConfigError", "load_config", "load_studies", "plan_studies"]
@@ -38,6 +42,12 @@ def load_config(config: dict, source: str | None = None) -> GlobalConfig:
         if value := os.environ.get(var):
             data = deep_merge(data, {section: {key: value}})
     return parse_global(data, source or "config/config.yaml (with --config/--configfile)")
+
+
+def config_source(configfiles) -> str:
+    """How to name the merged config in an error: the config files Snakemake read."""
+    files = [str(f) for f in configfiles or []] or ["config/config.yaml"]
+    return " + ".join(dict.fromkeys(files)) + " (merged)"
 
 
 def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
@@ -215,5 +225,84 @@ def after_failure(cfg: GlobalConfig, plans: Mapping[str, StudyPlan]) -> None:
             print(f"catalogue: could not reload {acc}: {e}", file=sys.stderr)
 
 
-def policy(cfg: GlobalConfig) -> MemoryPolicy:
-    return cfg.memory
+def failure_lines(cfg: GlobalConfig) -> list[str]:
+    """One line per failed run, assembly or analysis in the catalogue: study/run, rule, cause."""
+    from .catalogue import CatalogueError, open_store
+
+    lines = []
+    try:
+        with open_store(cfg.catalogue_path, create=False) as store:
+            for table in ("runs", "assemblies", "analyses"):
+                run = "accession" if table == "runs" else "run"
+                for r in store.query(
+                    f"select s.ena_accession study, t.{run} run, t.status_reason reason "
+                    f"from {table} t join studies s on s.accession = t.study "
+                    "where t.status = 'failed' and not t.is_suppressed order by 1, 2"
+                ):
+                    lines.append(f"error: {r['study']}/{r['run']}: {r['reason']}")
+    except CatalogueError:
+        pass
+    return list(dict.fromkeys(lines))
+
+
+def results_dir_problem(cfg: GlobalConfig) -> str | None:
+    """Why results cannot be written, or None."""
+    results = Path(cfg.results_dir)
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        probe = results / f".preflight.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        return f"{results}: the results dir is not writable ({e.strerror or e})"
+    return None
+
+
+def preflight(
+    cfg: GlobalConfig, plans: Mapping[str, StudyPlan], *, check_tools: bool = True
+) -> list[str]:
+    """Problems that would make jobs fail, found before the first one starts: an unwritable
+    results dir, tools missing from PATH, an unreachable ENA download host."""
+    problems = [p] if (p := results_dir_problem(cfg)) else []
+    results = Path(cfg.results_dir)
+    pending = [
+        (acc, run)
+        for acc, plan in plans.items()
+        for run in plan.eligible
+        if not StudyPaths(results, acc).path("loaded_run", run).exists()
+    ]
+    if pending and check_tools:
+        rules = set(RUN_RULES)
+        for plan in plans.values():
+            for analysis in plan.config.analyses:
+                rules |= set(PIPELINES[analysis].rules)
+        missing = sorted({b for r in rules for b in _spec(r).binaries if shutil.which(b) is None})
+        if missing:
+            problems.append(
+                f"not on PATH: {', '.join(missing)} (install them, or run with "
+                "--software-deployment-method conda)"
+            )
+    to_download = [
+        (acc, run)
+        for acc, run in pending
+        if not StudyPaths(results, acc).path("raw", run).exists() and plans[acc].fastq(run)
+    ]
+    if to_download:
+        acc, run = to_download[0]
+        url = file_url(plans[acc].decisions[run].fastq[0], cfg.ena.download_scheme)
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443, "ftp": 21}.get(parts.scheme, 443)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=10).close()
+        except OSError as e:
+            problems.append(
+                f"{acc}/{run}: ENA's download host {parts.hostname}:{port} is unreachable "
+                f"({e.strerror or type(e).__name__}); {len(to_download)} run(s) to download"
+            )
+    return problems
+
+
+def uses_conda(workflow) -> bool:
+    """Whether the workflow deploys tools itself (then PATH need not have them)."""
+    methods = getattr(getattr(workflow, "deployment_settings", None), "deployment_method", ())
+    return any(str(m).lower().endswith("conda") for m in methods or ())

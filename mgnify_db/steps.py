@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import sys
+import traceback
 from pathlib import Path
 
 from .config import GlobalConfig, StudyConfig
@@ -34,6 +36,27 @@ def setup_logging(log_file: str | Path | None) -> None:
         force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its type, first line and, if longer, its last line."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [""]
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return f"{type(e).__name__}: {text}"[:500]
+
+
+def run_step(smk, step, **kwargs):
+    """Run a rule's step from its script: on failure the traceback goes to the rule's log and
+    one line naming the study/run, the rule and the cause to stderr; exit 1 (no traceback)."""
+    try:
+        return step(**kwargs)
+    except Exception as e:  # noqa: BLE001 - reported, then the job fails
+        where = "/".join(v for v in (smk.wildcards.get("study"), smk.wildcards.get("run")) if v)
+        if smk.log:
+            with open(smk.log[0], "a") as fh:
+                fh.write(traceback.format_exc())
+        print(f"error: {where}: {smk.rule}: {one_line(e)}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _gate(upstream: Path) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import GlobalConfig
 from ..ids import AccessionKind, Ledger, accession
-from ..jobs import JobEvent, MemoryPolicy, memory_events
+from ..jobs import JobEvent, MemoryPolicy, memory_events, read_events
 from ..models import EXPERIMENT_TYPE_LABELS
 from ..paths import StudyPaths
 from ..plan import StudyPlan
@@ -282,6 +282,9 @@ def study_rows(plan: StudyPlan, results: Path, ledger: Ledger, cfg: GlobalConfig
     out["biomes"] = biome_rows(plan.config.biome)
     out["studies"] = [study_row(plan, mgys)]
     out["samples"] = sample_rows(plan, mgys)
+    study_jobs = StudyPaths(Path(results), plan.accession).path("study_jobs")
+    study_events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
+    out["events"] += event_rows(study_events, mgys, None, cfg.memory)
     for state in study_states(results, plan, ledger):
         for table, rows in run_rows(plan, state, results, ledger, mgys, cfg.memory).items():
             out[table] += rows

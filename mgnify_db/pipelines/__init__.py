@@ -22,6 +22,7 @@ class RuleSpec:
     runtime: int
     threads: str | None = None  # key in config `threads:`; None = 1 thread
     assembler: str | None = None  # memory start from the assembler x biome table
+    binaries: tuple[str, ...] = ()  # programs it runs (checked on PATH before the first job)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Pipeline:
 # Rules every run goes through before any pipeline (shared by all pipelines).
 RUN_RULES: dict[str, RuleSpec] = {
     "ena_download": RuleSpec(mem_mb=400, runtime=120),
-    "qc_fastp": RuleSpec(mem_mb=2000, runtime=120, threads="fastp"),
+    "qc_fastp": RuleSpec(mem_mb=2000, runtime=120, threads="fastp", binaries=("fastp",)),
 }
 STUDY_RULES: dict[str, RuleSpec] = {"ena_metadata": RuleSpec(mem_mb=400, runtime=15)}
 

@@ -75,10 +75,12 @@ PIPELINE = Pipeline(
     tool="megahit",
     rules={
         "assembly_megahit": RuleSpec(
-            mem_mb=2000, runtime=1440, threads="megahit", assembler="megahit"
+            mem_mb=2000, runtime=1440, threads="megahit", assembler="megahit", binaries=("megahit",)
         ),
         "analysis_cds": RuleSpec(mem_mb=1000, runtime=240, threads="cds"),
-        "analysis_rrna": RuleSpec(mem_mb=1000, runtime=240, threads="rrna"),
+        "analysis_rrna": RuleSpec(
+            mem_mb=1000, runtime=240, threads="rrna", binaries=("barrnap", "nhmmer")
+        ),
     },
     records=(
         RecordSpec(

@@ -8,13 +8,15 @@ from mgnify_db.paths import pattern
 from mgnify_db.pipelines import PIPELINES
 
 try:
-    CFG = smk.load_config(config)
+    CFG = smk.load_config(config, smk.config_source(workflow.configfiles))
     STUDIES = smk.load_studies(CFG)
 except smk.ConfigError as e:
     # One line naming the file, field and problem; a traceback would bury it.
     sys.exit(f"error: {e}")
 
 RESULTS = CFG.results_dir
+if problem := smk.results_dir_problem(CFG):
+    sys.exit(f"error: {problem}")
 # Each study's plan (which runs, how) is decided once here, in the head process. Studies with
 # no ENA metadata yet have it fetched first: the run list is then known before the DAG is built,
 # so no input function ever waits on a checkpoint.

@@ -1,10 +1,12 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.steps import analysis_cds, setup_logging
+from mgnify_db.steps import analysis_cds, run_step, setup_logging
 
 setup_logging(snakemake.log[0])
-analysis_cds(
+run_step(
+    snakemake,
+    analysis_cds,
     assembly=Path(snakemake.input.assembly),
     contigs=Path(snakemake.input.contigs),
     faa=Path(snakemake.output.faa),

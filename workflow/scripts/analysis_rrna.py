@@ -2,9 +2,11 @@ from pathlib import Path
 
 from mgnify_db.jobs import Job
 from mgnify_db.smk import load_config
-from mgnify_db.steps import analysis_rrna
+from mgnify_db.steps import analysis_rrna, run_step
 
-analysis_rrna(
+run_step(
+    snakemake,
+    analysis_rrna,
     cfg=load_config(snakemake.config),
     assembly=Path(snakemake.input.assembly),
     contigs=Path(snakemake.input.contigs),

@@ -1,9 +1,11 @@
 from pathlib import Path
 
-from mgnify_db.steps import analysis_summary, setup_logging
+from mgnify_db.steps import analysis_summary, run_step, setup_logging
 
 setup_logging(snakemake.log[0])
-analysis_summary(
+run_step(
+    snakemake,
+    analysis_summary,
     assembly=Path(snakemake.input.assembly),
     cds=Path(snakemake.input.cds),
     rrna=Path(snakemake.input.rrna),

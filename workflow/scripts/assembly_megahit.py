@@ -2,9 +2,11 @@ from pathlib import Path
 
 from mgnify_db.jobs import Job
 from mgnify_db.smk import load_config
-from mgnify_db.steps import assembly_megahit
+from mgnify_db.steps import assembly_megahit, run_step
 
-assembly_megahit(
+run_step(
+    snakemake,
+    assembly_megahit,
     cfg=load_config(snakemake.config),
     run=snakemake.wildcards.run,
     qc_dir=Path(snakemake.input.qc),

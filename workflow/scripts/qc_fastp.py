@@ -2,9 +2,11 @@ from pathlib import Path
 
 from mgnify_db.jobs import Job
 from mgnify_db.smk import load_config
-from mgnify_db.steps import qc_fastp
+from mgnify_db.steps import qc_fastp, run_step
 
-qc_fastp(
+run_step(
+    snakemake,
+    qc_fastp,
     cfg=load_config(snakemake.config),
     raw_dir=Path(snakemake.input.raw),
     out_dir=Path(snakemake.output.qc),

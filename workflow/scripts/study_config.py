@@ -1,9 +1,12 @@
 from pathlib import Path
 
 from mgnify_db.config import StudyConfig
-from mgnify_db.steps import setup_logging, study_config
+from mgnify_db.steps import run_step, setup_logging, study_config
 
 setup_logging(snakemake.log[0])
-study_config(
-    study=StudyConfig.model_validate(snakemake.params.study), out=Path(snakemake.output[0])
+run_step(
+    snakemake,
+    study_config,
+    study=StudyConfig.model_validate(snakemake.params.study),
+    out=Path(snakemake.output[0]),
 )
