@@ -5,8 +5,8 @@ runs) is served by the ENA mirror, and a workdir points the workflow at it. Time
   metadata (library)  fetch_study_metadata alone, in this process
   metadata (-n cold)  `snakemake -n` from an empty results dir (the workflow fetches the
                       metadata at parse time, then plans and builds the DAG)
-  dry-run             `snakemake -n` once the study's ena.json is present (written by the
-                      harness from the library call if the cold run did not write it)
+  dry-run             `snakemake -n` once the study's ena.json is present (as the cold run
+                      left it; written by the harness from the library call if it did not)
   trivial baseline    `snakemake -n` of a generated Snakefile of plain `touch` rules with the
                       same jobs and DAG shape per run (download -> qc -> assembly -> cds, rrna
                       -> summary -> load) plus the per-study ones (study config, study load,
@@ -23,11 +23,13 @@ runs) is served by the ENA mirror, and a workdir points the workflow at it. Time
                       no mgnify_db import
 workflow / trivial is what the workflow costs over the bare DAG; workflow / same-directives is
 what the project's own code (config, plans, input functions) adds over what Snakemake charges for
-the directives the rules use. The three `-n` are measured interleaved (round-robin, the order
-rotating each round) so that load from other work on the machine falls on all three alike; the
-1-minute load average is recorded before each command.
+the directives the rules use. The four `-n` (cold, dry-run, both baselines) are measured
+interleaved (round-robin, the order rotating each round; the cold one's results dir emptied
+first) so that load from other work on the machine falls on all of them alike; the 1-minute
+load average is recorded before each command.
 The harness only runs commands and times them: a failing workflow prints its last lines and the
 table says "failed". Results go to stdout and to the "Planning" section of bench/RESULTS.md.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,7 +139,6 @@ rule catalogue_load_run:
     output: S + "/loaded/{run}.json"
     shell: "touch {output}"
 """
-
 
 
 # The same DAG with the real rules' directive kinds (workflow/rules/*.smk, mgnify_db/paths.py
@@ -443,4 +445,531 @@ SAME_DIRECTIVES_SCRIPTS = {
 SAME_DIRECTIVES_ENVS = ("mgnify-db", "fastp", "megahit", "pyrodigal", "barrnap")
 SAME_DIRECTIVES_ENV = "channels: [conda-forge, nodefaults]\ndependencies:\n  - python =3.11\n"
 
-#BODY
+
+@dataclass
+class Timed:
+    """One timed command: wall seconds, success, the DAG's job count if it printed one, and the
+    1-minute load average just before it started."""
+
+    seconds: float
+    ok: bool
+    jobs: int | None = None
+    tail: str = ""
+    load: float | None = None
+
+    def cell(self) -> str:
+        return f"{self.seconds:.2f}" if self.ok else f"failed ({self.seconds:.1f})"
+
+
+# A directory holding a stub `scontrol` (exit 1), put first on PATH for every command when the
+# Slurm controller does not answer (see slurm_guard); None: PATH as it is.
+STUB_DIR: Path | None = None
+
+
+def env() -> dict[str, str]:
+    """This venv's tools first; the workdir's config, not the environment, names the mirror."""
+    path = f"{BIN}:{os.environ.get('PATH', '')}"
+    if STUB_DIR is not None:
+        path = f"{STUB_DIR}:{path}"
+    out = {**os.environ, "PATH": path}
+    out.pop("MGNIFY_ENA_PORTAL_URL", None)
+    return out
+
+
+def snakemake_exe() -> str:
+    exe = BIN / "snakemake"
+    return str(exe) if exe.exists() else (shutil.which("snakemake") or "snakemake")
+
+
+def run_timed(cmd: list[str], cwd: Path, timeout: float, label: str) -> Timed:
+    """Run ``cmd`` and time it; on failure print its last lines and carry on."""
+    load = os.getloadavg()[0]
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err = (exc.stderr or b"").decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        tail = "\n".join((out + err).splitlines()[-TAIL_LINES:])
+        print(f"  {label}: timed out after {timeout:.0f} s; last lines:\n{_indent(tail)}")
+        return Timed(time.monotonic() - started, False, tail=tail, load=load)
+    seconds = time.monotonic() - started
+    text = proc.stdout + proc.stderr
+    # the "Job stats" table ends with a row "total N"
+    totals = re.findall(r"^total\s+(\d+)", text, re.MULTILINE)
+    jobs = int(totals[-1]) if totals else (0 if "Nothing to be done" in text else None)
+    if proc.returncode != 0:
+        tail = "\n".join(text.splitlines()[-TAIL_LINES:])
+        print(f"  {label}: exit {proc.returncode} after {seconds:.1f} s; last lines:")
+        print(_indent(tail))
+        return Timed(seconds, False, jobs, tail, load)
+    return Timed(seconds, True, jobs, load=load)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    | " + line for line in text.splitlines())
+
+
+def write_workdir(workdir: Path, portal_url: str) -> Path:
+    """A deployed-style workdir (as tests/support.py's) with one study file."""
+    import yaml
+
+    studies = workdir / "studies"
+    studies.mkdir(parents=True, exist_ok=True)
+    (studies / f"{STUDY}.yaml").write_text(yaml.safe_dump({"accession": STUDY, "biome": BIOME}))
+    cfg = {
+        "results_dir": "results",
+        "studies_dir": str(studies),
+        "catalogue": "sqlite:///results/catalogue.db",
+        "ena": {"portal_url": portal_url, "download_scheme": "http"},
+    }
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return workdir
+
+
+def write_baseline(workdir: Path, runs: list[str]) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "Snakefile").write_text(BASELINE_SNAKEFILE)
+    (workdir / "runs.json").write_text(json.dumps({STUDY: runs}))
+    return workdir
+
+
+def write_same_directives(workdir: Path, runs: list[str], config: Path) -> Path:
+    """The same-directives baseline: Snakefile, runs.json, one script per `script:` rule, one
+    small env file per real env, and a config file (the workflow's, as `configfile:` reads)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "Snakefile").write_text(SAME_DIRECTIVES_SNAKEFILE)
+    (workdir / "runs.json").write_text(json.dumps({STUDY: runs}))
+    (workdir / "config").mkdir(exist_ok=True)
+    shutil.copyfile(config, workdir / "config" / "config.yaml")
+    (workdir / "scripts").mkdir(exist_ok=True)
+    for rule, is_dir in SAME_DIRECTIVES_SCRIPTS.items():
+        text = SAME_DIRECTIVES_SCRIPT.format(directory=is_dir)
+        (workdir / "scripts" / f"{rule}.py").write_text(text)
+    (workdir / "envs").mkdir(exist_ok=True)
+    for name in SAME_DIRECTIVES_ENVS:
+        (workdir / "envs" / f"{name}.yaml").write_text(SAME_DIRECTIVES_ENV)
+    return workdir
+
+
+def dry_run_cmd(snakefile: Path, workdir: Path) -> list[str]:
+    return [
+        snakemake_exe(),
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(REPO / "profiles" / "local"),
+        "-n",
+        # `--quiet` alone hides the job stats too; `rules` keeps them (and not one line per job)
+        "--quiet",
+        "rules",
+    ]
+
+
+def _ratio(a: Timed, b: Timed) -> str:
+    return f"{a.seconds / b.seconds:.2f}x" if a.ok and b.ok and b.seconds > 0 else "-"
+
+
+@dataclass
+class Row:
+    n: int
+    library: Timed
+    cold: Timed
+    dry: Timed
+    trivial: Timed
+    same: Timed
+    loads: list[float]
+    repeat: int
+    note: str = ""
+
+    @property
+    def vs_trivial(self) -> str:
+        return _ratio(self.dry, self.trivial)
+
+    @property
+    def vs_same(self) -> str:
+        return _ratio(self.dry, self.same)
+
+    @property
+    def load_cell(self) -> str:
+        lo, hi = min(self.loads), max(self.loads)
+        return f"{lo:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}"
+
+
+def fetch_metadata(portal_url: str, n: int) -> tuple[Timed, StudyMetadata | None]:
+    """Time `fetch_study_metadata` alone; a failure is reported, not raised."""
+    load = os.getloadavg()[0]
+    started = time.monotonic()
+    try:
+        meta = fetch_study_metadata(EnaClient(EnaSettings(portal_url=portal_url)), STUDY)
+        if len(meta.runs) != n:
+            raise RuntimeError(f"the mirror served {len(meta.runs)} of {n} runs")
+    except Exception as exc:  # the harness reports and carries on, whatever broke
+        tail = f"{type(exc).__name__}: {exc}"
+        print(f"  metadata (library) failed: {tail}")
+        return Timed(time.monotonic() - started, False, tail=tail, load=load), None
+    return Timed(time.monotonic() - started, True, load=load), meta
+
+
+Command = tuple[list[str], Path, Callable[[], None] | None]
+
+
+def interleaved(
+    repeat: int, commands: dict[str, Command], timeout: float, loads: list[float]
+) -> dict[str, Timed]:
+    """Each command ``repeat`` times, round-robin (the order rotating each round, so none always
+    runs first or last), its preparation (untimed) first; the fastest run of each (a busy
+    machine only ever adds time). A command that fails is not run again. The load before each
+    run is appended to ``loads``."""
+    names = list(commands)
+    best: dict[str, Timed] = {}
+    for i in range(max(1, repeat)):
+        order = names[i % len(names) :] + names[: i % len(names)]
+        for name in order:
+            if name in best and not best[name].ok:
+                continue
+            cmd, cwd, prepare = commands[name]
+            if prepare is not None:
+                prepare()
+            t = run_timed(cmd, cwd, timeout, name)
+            print(
+                f"  round {i + 1}: {name}: {t.cell()} s, jobs {t.jobs}, load {t.load:.2f}",
+                flush=True,
+            )
+            if name not in best or not t.ok or t.seconds < best[name].seconds:
+                best[name] = t
+            loads.append(t.load or 0.0)
+    return best
+
+
+def measure(n: int, tmp: Path, timeout: float, repeat: int = 1) -> Row:
+    print(f"N = {n}: synthetic study {STUDY} (best of {repeat})", flush=True)
+    data = write_synthetic_study(tmp / "ena", STUDY, n, fastq=False)
+    runs = [r["run_accession"] for r in json.loads((data / "portal" / "read_run.json").read_text())]
+    trivial_dir = write_baseline(tmp / "trivial", runs)
+    notes: set[str] = set()
+    with MirrorServer(data) as mirror:
+        library, meta = fetch_metadata(mirror.portal_url, n)
+        print(f"  metadata (library): {library.cell()} s", flush=True)
+        loads = [library.load or 0.0]
+
+        workdir = write_workdir(tmp / "work", mirror.portal_url)
+        workflow_cmd = dry_run_cmd(REPO / "workflow" / "Snakefile", workdir)
+        same_dir = write_same_directives(
+            tmp / "same-directives", runs, workdir / "config" / "config.yaml"
+        )
+        results = workdir / "results"
+        ena_json = StudyPaths(results, STUDY).path("ena")
+
+        def empty_results() -> None:
+            shutil.rmtree(results, ignore_errors=True)
+
+        def ena_present() -> None:
+            if not ena_json.exists() and meta is not None:
+                ena_json.parent.mkdir(parents=True, exist_ok=True)
+                ena_json.write_text(meta.model_dump_json(indent=1) + "\n")
+                notes.add("ena.json written by the harness (the cold `-n` did not fetch it)")
+
+        # The mirror stays up for all four (only the cold one asks it anything), so that its
+        # serving thread is there for all alike.
+        best = interleaved(
+            repeat,
+            {
+                "workflow -n (cold)": (workflow_cmd, workdir, empty_results),
+                "workflow -n": (workflow_cmd, workdir, ena_present),
+                "trivial baseline -n": (
+                    dry_run_cmd(trivial_dir / "Snakefile", trivial_dir),
+                    trivial_dir,
+                    None,
+                ),
+                "same-directives baseline -n": (
+                    dry_run_cmd(same_dir / "Snakefile", same_dir),
+                    same_dir,
+                    None,
+                ),
+            },
+            timeout,
+            loads,
+        )
+    cold, dry, trivial, same = (
+        best["workflow -n (cold)"],
+        best["workflow -n"],
+        best["trivial baseline -n"],
+        best["same-directives baseline -n"],
+    )
+    if len({cold.jobs, dry.jobs, trivial.jobs, same.jobs}) > 1:
+        notes.add(
+            f"job counts differ (cold {cold.jobs}, workflow {dry.jobs}, trivial {trivial.jobs}, "
+            f"same-directives {same.jobs})"
+        )
+    row = Row(n, library, cold, dry, trivial, same, loads, repeat, "; ".join(sorted(notes)))
+    print(
+        f"  best: cold {cold.cell()} s, workflow {dry.cell()} s, trivial {trivial.cell()} s, "
+        f"same-directives {same.cell()} s; workflow/trivial {row.vs_trivial}, "
+        f"workflow/same {row.vs_same}; load {row.load_cell}",
+        flush=True,
+    )
+    return row
+
+
+def _seconds(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, int]:
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, env={**env(), **(extra_env or {})})
+    return time.monotonic() - started, proc.returncode
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def slurm_guard(mode: str, tmp: Path) -> str:
+    """Keep the Slurm executor plugin's import cost out of the figures.
+
+    Snakemake imports every installed executor plugin; the Slurm one runs ``scontrol show
+    config`` at import when ``sinfo`` is on PATH, which waits ~10 s for a controller that does
+    not answer. ``auto``: if ``sinfo`` is on PATH and ``scontrol show config`` fails or takes
+    over 2 s, put a stub ``scontrol`` (exit 1) first on PATH for every measured command;
+    ``yes``/``no``: always/never. Returns a line for the report.
+    """
+    global STUB_DIR
+    if mode == "no":
+        return "stub scontrol: not used (--stub-scontrol no)"
+    reason = "--stub-scontrol yes"
+    if mode == "auto":
+        if not shutil.which("sinfo", path=env()["PATH"]):
+            return "stub scontrol: not needed (no `sinfo` on PATH, the plugin skips scontrol)"
+        started = time.monotonic()
+        try:
+            rc = subprocess.run(
+                ["scontrol", "show", "config"], capture_output=True, env=env(), timeout=5
+            ).returncode
+        except (subprocess.TimeoutExpired, FileNotFoundError):
+            rc = -1
+        took = time.monotonic() - started
+        if rc == 0 and took < 2:
+            return (
+                f"stub scontrol: not needed (`scontrol show config` answered in {took:.2f} s: "
+                "the Slurm controller is up)"
+            )
+        reason = f"`scontrol show config` exit {rc} after {took:.1f} s: no controller answers"
+    STUB_DIR = tmp / "stub-bin"
+    STUB_DIR.mkdir(parents=True, exist_ok=True)
+    stub = STUB_DIR / "scontrol"
+    stub.write_text("#!/bin/sh\nexit 1\n")
+    stub.chmod(0o755)
+    return f"stub scontrol (exit 1) first on PATH for every measured command ({reason})"
+
+
+def slurm_probe() -> list[str]:
+    """Does every `snakemake` call pay for the Slurm executor plugin here?
+
+    Measured as things are (with the stub, if slurm_guard put one on PATH), and with this
+    machine's slurm.conf pointed at a closed port: what the same machine pays once its
+    controller is stopped (with no stub).
+    """
+    tools = {t: shutil.which(t) for t in ("sinfo", "sacct", "scontrol", "slurmctld")}
+    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0
+    lines = [
+        "Slurm tools: "
+        + ", ".join(f"{t} {'at ' + p if p else 'absent'}" for t, p in tools.items())
+        + f"; slurmctld {'running' if running else 'not running'}"
+    ]
+    py = str(BIN / "python") if (BIN / "python").exists() else sys.executable
+    importing = [py, "-c", "import snakemake_executor_plugin_slurm"]
+    plugin, rc = _seconds(importing)
+    version, _ = _seconds([snakemake_exe(), "--version"])
+    if rc != 0:
+        lines.append("Slurm executor plugin: not installed (no cost)")
+        return lines
+    lines.append(
+        f"importing the Slurm executor plugin: {plugin:.2f} s; `snakemake --version`: "
+        f"{version:.2f} s (every snakemake call pays both, whatever the profile)"
+    )
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    if tools["sinfo"] and tools["scontrol"] and conf.is_file():
+        with tempfile.TemporaryDirectory(prefix="bench-slurm-") as tmp:
+            down = Path(tmp) / "slurm.conf"
+            text = re.sub(r"(?m)^SlurmctldPort=.*\n?", "", conf.read_text())
+            down.write_text(text + f"\nSlurmctldPort={_closed_port()}\n")
+            no_stub = {"PATH": f"{BIN}:{os.environ.get('PATH', '')}", "SLURM_CONF": str(down)}
+            no_ctld, _ = _seconds(importing, no_stub)
+        lines.append(
+            f"the same import with no controller answering (slurm.conf pointed at a closed "
+            f"port, no stub): {no_ctld:.2f} s"
+        )
+    elif not tools["sinfo"]:
+        lines.append("no `sinfo` on PATH: the plugin skips `scontrol show config` (no cost)")
+    return lines
+
+
+def table(rows: list[Row]) -> list[str]:
+    out = [
+        "| N runs | jobs (workflow / trivial / same-dir.) | metadata, library s "
+        "| metadata, cold `-n` s | dry-run s | trivial s | same-directives s "
+        "| workflow / trivial | workflow / same-directives | best of | load avg (1 min) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r.n} | {r.dry.jobs} / {r.trivial.jobs} / {r.same.jobs} | {r.library.cell()} "
+            f"| {r.cold.cell()} | {r.dry.cell()} | {r.trivial.cell()} | {r.same.cell()} "
+            f"| {r.vs_trivial} | {r.vs_same} | {r.repeat} | {r.load_cell} |"
+        )
+    return out
+
+
+def growth(rows: list[Row]) -> list[str]:
+    """Seconds per 1,000 runs at each size, and the marginal cost between successive sizes
+    (which leaves out the fixed start-up cost): linear growth keeps the marginal figure flat."""
+    cols = (
+        ("cold `-n`", lambda r: r.cold),
+        ("dry-run", lambda r: r.dry),
+        ("trivial", lambda r: r.trivial),
+        ("same-directives", lambda r: r.same),
+    )
+    out = [
+        "| N runs | " + " | ".join(f"{name} s / 1,000 runs" for name, _ in cols) + " |",
+        "|---:|" + "---:|" * len(cols),
+    ]
+    ordered = sorted(rows, key=lambda r: r.n)
+    for r in ordered:
+        cells = [f"{get(r).seconds / r.n * 1000:.2f}" if get(r).ok else "-" for _, get in cols]
+        out.append(f"| {r.n} | " + " | ".join(cells) + " |")
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        cells = []
+        for _, get in cols:
+            ta, tb = get(a), get(b)
+            ok = ta.ok and tb.ok and b.n > a.n
+            cells.append(f"{(tb.seconds - ta.seconds) / (b.n - a.n) * 1000:.2f}" if ok else "-")
+        out.append(f"| {a.n} -> {b.n} (marginal) | " + " | ".join(cells) + " |")
+    return out
+
+
+def write_results(lines: list[str]) -> None:
+    """Replace (or add) the ``## Planning`` section of bench/RESULTS.md."""
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    section = f"## {SECTION}\n\n" + "\n".join(lines).rstrip() + "\n"
+    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    RESULTS_MD.write_text(text)
+
+
+COLUMNS = [
+    "Columns: *metadata, library* = `fetch_study_metadata` from the mirror, in the harness "
+    "process; *metadata, cold `-n`* = the workflow's `snakemake -n` from an empty results dir "
+    "(start-up, metadata fetch at parse time, planning, DAG); *dry-run* = the workflow's "
+    "`snakemake -n` once ena.json exists; *trivial* = `snakemake -n` of the same DAG with plain "
+    '`shell: "touch {output}"` rules; *same-directives* = the same DAG with each rule carrying '
+    "the real rule's directives (`script:`, `conda:`, `log:`, `benchmark:`, `params:`, "
+    "`threads:`, `resources:` callables, `localrule:`, `run:`, input functions) but constants "
+    "for everything the plans decide and no mgnify_db import; *best of* = the four `-n` (cold, "
+    "dry-run, both baselines) were run this many rounds, interleaved, the fastest of each kept; "
+    "*load avg* = the 1-minute load average before each timed command of the row (min-max).",
+    "Ratios: *workflow / trivial* is all the workflow costs over Snakemake's bare minimum for "
+    "this many jobs (directives + the project's code); *workflow / same-directives* is what the "
+    "project's own code (config, ENA plans, input functions, resource callables reading plans "
+    "and job events) adds on top of what Snakemake charges for the directives themselves. "
+    "same-directives / trivial (their quotient) is the directives' own price.",
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,1000,5000", help="comma-separated run counts")
+    parser.add_argument("--timeout", type=float, default=3600, help="per snakemake call, s")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="dry-run and both baselines: rounds (interleaved); the best of each is kept",
+    )
+    parser.add_argument(
+        "--repeat-up-to",
+        type=int,
+        default=0,
+        help="sizes above this get one round (0: --repeat at every size)",
+    )
+    parser.add_argument(
+        "--stub-scontrol",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="a stub scontrol on PATH (auto: when no Slurm controller answers)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    load = os.getloadavg()[0]  # other work on the machine inflates every figure
+    started = time.monotonic()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-planning-") as scratch:
+        guard = slurm_guard(args.stub_scontrol, Path(scratch))
+        probe = [*slurm_probe(), guard]
+        print("\n".join(probe), flush=True)
+        for n in sizes:
+            repeat = args.repeat if not args.repeat_up_to or n <= args.repeat_up_to else 1
+            with tempfile.TemporaryDirectory(prefix=f"bench-planning-{n}-") as tmp:
+                rows.append(measure(n, Path(tmp), args.timeout, repeat))
+        snakemake_version = subprocess.run(
+            [snakemake_exe(), "--version"], capture_output=True, text=True, env=env()
+        ).stdout.strip()
+    elapsed = time.monotonic() - started
+
+    lines = table(rows)
+    grow = growth(rows)
+    print("\n" + "\n".join(lines) + "\n\n" + "\n".join(grow))
+    notes = [f"{r.n}: {r.note}" for r in rows if r.note]
+    failures = [
+        (r.n, name, t.tail)
+        for r in rows
+        for name, t in (
+            ("metadata (library)", r.library),
+            ("cold -n", r.cold),
+            ("dry-run", r.dry),
+            ("trivial baseline", r.trivial),
+            ("same-directives baseline", r.same),
+        )
+        if not t.ok
+    ]
+    cmdline = f"bench/run planning --sizes {args.sizes} --repeat {args.repeat}"
+    if args.repeat_up_to:
+        cmdline += f" --repeat-up-to {args.repeat_up_to}"
+    report = [
+        f"`{cmdline}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC ({elapsed / 60:.0f} min), "
+        f"{os.cpu_count()} CPUs (load average {load:.1f} at the start), "
+        f"Python {platform.python_version()}, snakemake {snakemake_version}. One synthetic "
+        f"study ({STUDY}, N paired WGS METAGENOMIC runs) from the ENA mirror.",
+        "",
+        *lines,
+        "",
+        *COLUMNS,
+        "",
+        "Growth (seconds per 1,000 runs; the marginal rows divide the difference between two "
+        "sizes, so the fixed start-up cost drops out: linear growth keeps them flat):",
+        "",
+        *grow,
+        "",
+        *(f"- {line}" for line in probe),
+    ]
+    if notes:
+        report.append(f"- {'; '.join(notes)}")
+    for n, name, tail in failures:
+        last = tail.strip().splitlines()[-1] if tail.strip() else "(no output)"
+        report.append(f"- N={n} {name} failed: `{last[:200]}`")
+    if not args.no_write:
+        write_results(report)
+        print(f"\nwrote the {SECTION} section of {RESULTS_MD.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
