@@ -874,7 +874,9 @@ COLUMNS = [
     "`threads:`, `resources:` callables, `localrule:`, `run:`, input functions) but constants "
     "for everything the plans decide and no mgnify_db import; *best of* = the four `-n` (cold, "
     "dry-run, both baselines) were run this many rounds, interleaved, the fastest of each kept; "
-    "*load avg* = the 1-minute load average before each timed command of the row (min-max).",
+    "*load avg* = the 1-minute load average before each timed command of the row (min-max; "
+    "the benchmark's own single-threaded snakemake accounts for about 1 of it, so on 2 CPUs "
+    "anything above ~2 is other work competing for the CPUs).",
     "Ratios: *workflow / trivial* is all the workflow costs over Snakemake's bare minimum for "
     "this many jobs (directives + the project's code); *workflow / same-directives* is what the "
     "project's own code (config, ENA plans, input functions, resource callables reading plans "

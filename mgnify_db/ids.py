@@ -103,7 +103,8 @@ class Ledger:
                         self._remember(kind, id_, key)
                         lines.append(f"{kind}\t{id_}\t{key}\n")
                     if lines:
-                        if fh.tell() > self._size:  # a line torn by a kill: end it first
+                        # a line torn by a kill (after our read, under the lock): end it first
+                        if os.fstat(fh.fileno()).st_size > self._size:
                             lines.insert(0, "\n")
                         fh.write("".join(lines))
                         fh.flush()

@@ -16,7 +16,6 @@ PATTERNS: dict[str, str] = {
     # study level
     "study_config": STUDY + "/study.json",
     "ena": STUDY + "/ena.json",
-    "plan": STUDY + "/plan.json",
     "study_jobs": STUDY + "/jobs",
     "loaded_study": STUDY + "/loaded/study.json",
     # run level: reads and QC
@@ -25,7 +24,6 @@ PATTERNS: dict[str, str] = {
     "qc_json": RUN + "/qc/qc.json",
     "fastp_html": RUN + "/qc/fastp.html",
     # assembly
-    "assembly_dir": RUN + "/assembly",
     "contigs": RUN + "/assembly/contigs.fa.gz",
     "assembly": RUN + "/assembly/assembly.json",
     # assembly analysis
@@ -34,7 +32,6 @@ PATTERNS: dict[str, str] = {
     "cds_counts": RUN + "/analysis/cds.json",
     "rrna_gff": RUN + "/analysis/rrna.gff",
     "rrna_counts": RUN + "/analysis/rrna.json",
-    "analysis": RUN + "/analysis/analysis.json",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",
@@ -48,6 +45,8 @@ PATTERNS: dict[str, str] = {
     "slurm_logs": "{results}/logs/slurm",
     # results-wide
     "ledger": "{results}/accessions.tsv",
+    # the memory policy the jobs ran under: the catalogue's memory events are explained with it
+    "memory_policy": "{results}/memory_policy.json",
 }
 
 
@@ -81,5 +80,9 @@ def ledger_path(results: Path) -> Path:
 
 
 def studies_in(results: Path) -> list[str]:
-    """ENA accessions of the studies with metadata under `results`."""
-    return sorted(p.parent.name for p in (Path(results) / "studies").glob("*/ena.json"))
+    """ENA accessions of the studies with metadata and a recorded config under `results`."""
+    return sorted(
+        p.parent.name
+        for p in (Path(results) / "studies").glob("*/ena.json")
+        if (p.parent / "study.json").exists()
+    )

@@ -6,6 +6,7 @@ Snakemake's callables, so that workflow/rules/common.smk stays a list of one-lin
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource as rusage
@@ -23,7 +24,7 @@ from .ena.download import file_url
 from .io import read_json, write_json, write_text_atomic
 from .jobs import Job, decide, events_path, read_events, reconcile_slurm
 from .jobs.memory import start_memory
-from .paths import StudyPaths
+from .paths import StudyPaths, pattern
 from .pipelines import PIPELINES, RUN_RULES, all_rules, rule_spec
 from .plan import StudyPlan, plan_study
 
@@ -95,6 +96,7 @@ def plan_studies(
     """
     plans: dict[str, StudyPlan] = {}
     problems: dict[str, str] = {}
+    record_memory_policy(cfg)
     for acc, study in studies.items():
         ena_json = StudyPaths(Path(cfg.results_dir), acc).path("ena")
         try:
@@ -107,6 +109,15 @@ def plan_studies(
         except Exception as e:  # noqa: BLE001 - reported per study, in one line
             problems[acc] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
     return plans, problems
+
+
+def record_memory_policy(cfg: GlobalConfig) -> None:
+    """Keep the memory policy in the results (rewritten only when it changes): the catalogue
+    explains each attempt's memory with it, so a rebuild needs no config."""
+    path = Path(pattern("memory_policy", cfg.results_dir))
+    data = cfg.memory.model_dump(mode="json")
+    if read_json(path) != json.loads(json.dumps(data)):
+        write_json(path, data)
 
 
 # -- resources ---------------------------------------------------------------------------------
@@ -127,9 +138,9 @@ def threads(cfg: GlobalConfig, rule: str) -> int:
     return int(getattr(cfg.threads, key)) if key else 1
 
 
-def gated(results: Path, study: str, run: str | None) -> bool:
-    """True when the run failed QC: its later jobs will only short-circuit."""
-    if not run:
+def gated(results: Path, study: str, run: str | None, rule: str) -> bool:
+    """True when the run failed QC and `rule` comes after QC: its job only short-circuits."""
+    if not run or rule in RUN_RULES:
         return False
     qc = read_json(StudyPaths(Path(results), study).path("qc_json", run))
     return qc is not None and not qc.get("passed")
@@ -163,7 +174,7 @@ def memory_mb(
     job's own, or found in its Slurm log: OverMemoryKill leaves nothing else)."""
     results = Path(cfg.results_dir)
     run = wildcards.get("run")
-    if attempt == 1 and gated(results, plan.accession, run):
+    if attempt == 1 and gated(results, plan.accession, run, rule):
         return GATED_MEM_MB
     paths = StudyPaths(results, plan.accession)
     events_file = events_path(paths.path("jobs" if run else "study_jobs", run or ""), rule)
@@ -173,8 +184,8 @@ def memory_mb(
     return decide(read_events(events_file), base, attempt, cfg.memory).mem_mb
 
 
-def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None) -> int:
-    if gated(Path(cfg.results_dir), study, run):
+def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None, attempt: int = 1) -> int:
+    if attempt == 1 and gated(Path(cfg.results_dir), study, run, rule):
         return GATED_RUNTIME_MIN
     return resource(cfg, rule, "runtime")
 
@@ -300,6 +311,14 @@ def preflight(
                 f"({e.strerror or type(e).__name__}); {len(to_download)} run(s) to download"
             )
     return problems
+
+
+def checks_tools(workflow) -> bool:
+    """Whether tools must be on this machine's PATH: local jobs, no conda deployment (on a
+    cluster they may exist only on the compute nodes)."""
+    plugin = getattr(workflow, "executor_plugin", None)
+    local = getattr(plugin, "name", "local") in ("local", "dryrun", "touch")
+    return local and not uses_conda(workflow)
 
 
 def uses_conda(workflow) -> bool:

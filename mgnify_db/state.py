@@ -92,21 +92,27 @@ def _records(
     events: list[JobEvent],
     suppressed: str | None,
     ledger: Ledger | None,
+    *,
+    known_only: bool = False,
 ) -> list[RecordState]:
-    """The pipeline's records for a run. Suppressed ones only if they were ever allocated."""
+    """The pipeline's records for a run. Suppressed ones (and, with `known_only`, all) only if
+    they were ever allocated: a record with an accession never disappears."""
     out: list[RecordState] = []
     done: dict[AccessionKind, bool] = {}
     for spec in pipeline.records:
         key = pipeline.key(run, spec.kind)
-        if suppressed is not None and (ledger is None or ledger.get(spec.kind, key) is None):
+        if (suppressed is not None or known_only) and (
+            ledger is None or ledger.get(spec.kind, key) is None
+        ):
             continue
-        result = read_json(paths.path(spec.result, run))
-        if result is not None and result.get("gated"):
-            result = None  # a step that short-circuited (e.g. after a failed gate): no result
-        if result is not None:
+        found = {name: read_json(paths.path(name, run)) for name in spec.results}
+        result: dict | None = found
+        if any(d is None or d.get("gated") for d in found.values()):
+            result = None  # missing, or a step that short-circuited after a failed gate
+        if spec.after is not None and not done.get(spec.after):
+            status, reason = Status.PENDING, None  # a result older than what it needs is stale
+        elif result is not None:
             status, reason = Status.COMPLETED, None
-        elif spec.after is not None and not done.get(spec.after):
-            status, reason = Status.PENDING, None
         else:
             status, reason = _from_events(events, spec.rules)
         done[spec.kind] = status == Status.COMPLETED
@@ -150,6 +156,8 @@ def run_state(
         )
     if qc is None:
         state.status, state.reason = _from_events(events, tuple(RUN_RULES))
+        for p in wanted:  # e.g. QC being redone: records already allocated stay
+            state.records += _records(paths, run, p, events, None, ledger, known_only=True)
         return state
     if not qc.get("passed"):
         state.status, state.reason = Status.QC_FAILED, qc.get("reason")
@@ -174,8 +182,9 @@ def withdrawn_run_state(paths: StudyPaths, run: str, ledger: Ledger | None) -> R
         reason,
         suppressed=reason,
     )
+    state.events = run_events(paths, run)
     for p in PIPELINES.values():
-        state.records += _records(paths, run, p, [], f"run {reason}", ledger)
+        state.records += _records(paths, run, p, state.events, f"run {reason}", ledger)
     return state
 
 

@@ -20,7 +20,7 @@ from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
 from .io import read_json, write_json
 from .jobs import Job, record
-from .pipelines.assembly import summarise_analysis
+from .tools import attempt_dir, publish_dir
 from .tools.barrnap import run_barrnap
 from .tools.fastp import run_fastp
 from .tools.megahit import AssemblyStats, run_megahit
@@ -108,13 +108,12 @@ def ena_download(
     job: Job,
 ) -> None:
     files = [FastqFile.model_validate(f) for f in fastq]
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)  # kept across attempts: not a Snakemake output
-    with record(job) as extra:
+    # this attempt's own claimed dir: an orphan or a second attempt never writes here
+    with record(job) as extra, attempt_dir(out_dir.parent, out_dir.name) as tmp:
         fetch_run(
             files, [tmp / f.name for f in files], cfg.ena, expected_reads=read_count, layout=layout
         )
-        tmp.replace(out_dir)
+        publish_dir(tmp, out_dir)
         extra["message"] = f"{len(files)} file(s)"
     log.info("%s: downloaded %s", run, [f.name for f in files])
 
@@ -218,12 +217,3 @@ def analysis_rrna(
         write_json(counts, found)
         extra["message"] = json.dumps(found, sort_keys=True)
     return found
-
-
-def analysis_summary(*, assembly: Path, cds: Path, rrna: Path, out: Path) -> None:
-    if reason := _gate(assembly):
-        _write_gated(reason, out)
-        return
-    stats = AssemblyStats.model_validate(read_json(assembly))
-    summary = summarise_analysis(read_json(cds)["cds_count"], read_json(rrna), stats)
-    write_json(out, summary.model_dump(mode="json"))

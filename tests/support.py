@@ -227,39 +227,9 @@ def finish_run(paths, run: str, *, passed: bool = True, assembled: bool = True) 
         },
     )
     if passed and assembled:
-        write_json(
-            paths.path("assembly", run),
-            {"n_contigs": 3, "n50": 1500, "assembler_version": "1.2.9"},
-        )
+        stats = {"n_contigs": 3, "total_length": 4000, "n50": 1500, "l50": 1}
+        stats |= {"largest_contig": 2000, "gc_content": 0.5, "assembler_version": "1.2.9"}
+        write_json(paths.path("assembly", run), stats)
         paths.path("contigs", run).write_bytes(b"x" * 10)
-        write_json(paths.path("analysis", run), {"cds_count": 12, "rrna_total": 1, "rrna_16s": 1})
-
-
-def catalogue_dump(db: Path) -> dict:
-    """The canonical dump of a catalogue file, without the event history."""
-    from mgnify_db.catalogue import dump, open_store
-
-    with open_store(db, create=False) as store:
-        out = dump(store, canonical=True)
-    out.pop("events")
-    return out
-
-
-def assert_same_catalogue(got: Path, want: Path, rel: float = 0.01) -> None:
-    """Equal canonical dumps (events aside). MEGAHIT is not bit-reproducible across thread
-    timings: numbers derived from an assembly may differ by `rel`."""
-    a, b = catalogue_dump(got), catalogue_dump(want)
-    assert a.keys() == b.keys()
-    for table in a:
-        assert len(a[table]) == len(b[table]), f"{table}: {len(a[table])} vs {len(b[table])} rows"
-        key = "id" if table == "downloads" else "lineage" if table == "biomes" else "accession"
-        rows_b = {r[key]: r for r in b[table]}
-        for row in a[table]:
-            other = rows_b.get(row[key])
-            assert other is not None, f"{table}: {row[key]} only in {got}"
-            for col, value in row.items():
-                if isinstance(value, float | int) and not isinstance(value, bool) and value:
-                    close = abs(value - (other[col] or 0)) <= rel * abs(value)
-                    assert close, f"{table} {row[key]} {col}: {value} vs {other[col]}"
-                else:
-                    assert value == other[col], f"{table} {row[key]} {col}: {value} vs {other[col]}"
+        write_json(paths.path("cds_counts", run), {"cds_count": 12})
+        write_json(paths.path("rrna_counts", run), {"rRNA_16S": 1})

@@ -7,11 +7,19 @@ from pathlib import Path
 
 from ..config import GlobalConfig
 from ..ids import Ledger
-from ..paths import StudyPaths, ledger_path, studies_in
+from ..io import read_json
+from ..jobs import MemoryPolicy
+from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
 from ..plan import StudyPlan, recorded_plan
 from ..state import run_state
 from .rows import run_rows, study_accession, study_rows
 from .store import CatalogueError, SqliteStore, open_store
+
+
+def recorded_config(results: Path, cfg: GlobalConfig) -> GlobalConfig:
+    """`cfg` with the memory policy the jobs ran under (recorded in the results), if any."""
+    data = read_json(Path(PATTERNS["memory_policy"].format(results=results)))
+    return cfg.model_copy(update={"memory": MemoryPolicy.model_validate(data)}) if data else cfg
 
 
 def counts(rows: dict[str, list]) -> dict[str, int]:
@@ -27,8 +35,10 @@ def load_study(
 ) -> dict[str, int]:
     """Replace a study's rows with those its files give now (one transaction)."""
     plan = plan or recorded_plan(results, study)
-    rows = study_rows(plan, results, Ledger(ledger_path(results)), cfg)
-    store.replace_study(rows["studies"][0]["accession"], rows)
+    cfg = recorded_config(results, cfg)
+    ledger = Ledger(ledger_path(results))
+    mgys = study_accession(plan, ledger)
+    rows = store.replace_study(mgys, lambda: study_rows(plan, results, ledger, cfg))
     return counts(rows)
 
 
@@ -36,16 +46,20 @@ def load_run(
     store: SqliteStore, results: Path, cfg: GlobalConfig, plan: StudyPlan, run: str
 ) -> dict[str, int]:
     """Replace one run's rows (the study's own rows are loaded first if missing)."""
+    cfg = recorded_config(results, cfg)
     ledger = Ledger(ledger_path(results))
     mgys = study_accession(plan, ledger)
     if not any(store.query("select 1 from studies where accession = ?", [mgys])):
         return load_study(store, results, cfg, plan)
     if run not in plan.decisions:
         raise CatalogueError(f"{plan.accession}: no run {run} in its ENA metadata")
-    state = run_state(StudyPaths(Path(results), plan.accession), plan, run, ledger)
-    rows = run_rows(plan, state, results, ledger, mgys, cfg.memory)
-    store.replace_run(mgys, run, rows)
-    return counts(rows)
+    paths = StudyPaths(Path(results), plan.accession)
+
+    def make_rows():
+        state = run_state(paths, plan, run, ledger)
+        return run_rows(plan, state, results, ledger, mgys, cfg.memory)
+
+    return counts(store.replace_run(mgys, run, make_rows))
 
 
 def rebuild(db_path: Path, results: Path, cfg: GlobalConfig, *, allow_empty: bool = False) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import GlobalConfig
 from ..ids import AccessionKind, Ledger, accession
 from ..jobs import JobEvent, MemoryPolicy, memory_events, read_events
-from ..models import EXPERIMENT_TYPE_LABELS
+from ..models import EXPERIMENT_TYPE_LABELS, Status
 from ..paths import StudyPaths
 from ..plan import StudyPlan
 from ..state import RecordState, RunState, study_states
@@ -84,7 +84,8 @@ def sample_rows(plan: StudyPlan, mgys: str) -> list[dict]:
 
 
 def _event_id(e: dict) -> str:
-    key = "|".join(str(e.get(k)) for k in ("run", "rule", "event", "attempt", "time", "job_id"))
+    fields = ("study", "run", "rule", "event", "attempt", "time", "job_id")
+    key = "|".join(str(e.get(k)) for k in fields)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
@@ -232,7 +233,7 @@ def run_rows(
         owners = {AccessionKind.ASSEMBLY: (asm, asm_acc), AccessionKind.ANALYSIS: (ana, mgya)}
         for dl in pipeline.downloads:
             rec, acc = owners[dl.owner]
-            if rec is None:
+            if rec is None or rec.status != Status.COMPLETED:
                 continue
             p = paths.path(dl.path, state.run)
             if not p.exists():

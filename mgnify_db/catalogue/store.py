@@ -7,7 +7,7 @@ same methods (issue: PostgreSQL as the catalogue store).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -25,8 +25,8 @@ class CatalogueError(RuntimeError):
 
 
 class Store(Protocol):
-    def replace_study(self, study: str, rows: Rows) -> None: ...
-    def replace_run(self, study: str, run: str, rows: Rows) -> None: ...
+    def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows: ...
+    def replace_run(self, study: str, run: str, make_rows: Callable[[], Rows]) -> Rows: ...
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]: ...
     def close(self) -> None: ...
 
@@ -86,9 +86,23 @@ class SqliteStore:
         )
         self.db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
 
-    def replace_study(self, study: str, rows: Rows) -> None:
-        """The study's rows become exactly `rows`, in one transaction."""
-        with self.db.atomic():
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, holding SQLite's write lock from its start (BEGIN IMMEDIATE):
+        rows derived inside it cannot be overtaken by another loader's newer ones."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
+        """The study's rows become exactly `make_rows()` (called under the write lock)."""
+        with self._write():
+            rows = make_rows()
             self._upsert("biomes", rows["biomes"])
             self._upsert("studies", rows["studies"])
             # Samples are upserted, never deleted: ENA's withdrawn ones stay in ena.json, and a
@@ -101,23 +115,27 @@ class SqliteStore:
                     self._upsert(table, rows[table])
             self._refresh_counts(study)
             self._prune_biomes()
+        return rows
 
-    def replace_run(self, study: str, run: str, rows: Rows) -> None:
-        """One run's rows become exactly `rows` (its assemblies, analyses, downloads, events)."""
-        with self.db.atomic():
+    def replace_run(self, study: str, run: str, make_rows: Callable[[], Rows]) -> Rows:
+        """One run's rows (the run, its assemblies, analyses, downloads, events) become exactly
+        `make_rows()` (called under the write lock)."""
+        with self._write():
+            rows = make_rows()
             for sql in (
-                "DELETE FROM downloads WHERE analysis IN (SELECT accession FROM analyses"
-                " WHERE run = :run) OR assembly IN (SELECT accession FROM assemblies"
-                " WHERE run = :run)",
+                "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
+                " FROM analyses WHERE run = :run AND study = :study) OR assembly IN (SELECT"
+                " accession FROM assemblies WHERE run = :run AND study = :study))",
                 "DELETE FROM events WHERE run = :run AND study = :study",
-                "DELETE FROM analyses WHERE run = :run",
-                "DELETE FROM assemblies WHERE run = :run",
+                "DELETE FROM analyses WHERE run = :run AND study = :study",
+                "DELETE FROM assemblies WHERE run = :run AND study = :study",
             ):
                 self.db.execute(sql, {"run": run, "study": study})
             for table in ORDER:
                 if table not in ("biomes", "studies", "samples"):
                     self._upsert(table, rows[table])
             self._refresh_counts(study)
+        return rows
 
     def _refresh_counts(self, study: str) -> None:
         self.db.execute(

@@ -44,9 +44,10 @@ class RecordSpec:
 
     kind: AccessionKind
     rules: tuple[str, ...]  # their job events make the record running or failed
-    result: str  # path name: the file whose presence means completed
+    results: tuple[str, ...]  # path names: the files whose presence means completed
     after: AccessionKind | None = None  # a record that must be completed first
-    columns: Callable[[dict], dict] = lambda result: {}  # catalogue columns from the result
+    # catalogue columns from the results ({path name: parsed JSON}; {} while not completed)
+    columns: Callable[[dict[str, dict]], dict] = lambda results: {}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ ANALYSIS_COLUMNS = ("cds_count", "rrna_16s", "rrna_23s", "rrna_5s", "rrna_total"
 
 
 class AnalysisSummary(BaseModel):
-    """Per-assembly analysis summary (analysis.json)."""
+    """An assembly analysis's figures (the analyses row), from the CDS and rRNA counts."""
 
     n_contigs: int
     assembly_length: int
@@ -69,6 +69,18 @@ def summarise_analysis(
     )
 
 
+def analysis_columns(results: dict[str, dict]) -> dict:
+    """The analyses row's columns from the CDS and rRNA counts (and the assembly's stats)."""
+    if not results:
+        return {}
+    summary = summarise_analysis(
+        results["cds_counts"]["cds_count"],
+        results["rrna_counts"],
+        AssemblyStats.model_validate(results["assembly"]),
+    )
+    return {k: getattr(summary, k) for k in ANALYSIS_COLUMNS}
+
+
 PIPELINE = Pipeline(
     name="assembly",
     description="MEGAHIT assembly per run; CDS (pyrodigal) and rRNA genes (barrnap) on its contigs",
@@ -86,21 +98,21 @@ PIPELINE = Pipeline(
         RecordSpec(
             kind=AccessionKind.ASSEMBLY,
             rules=("assembly_megahit",),
-            result="assembly",
+            results=("assembly",),
             columns=lambda r: {
-                "assembler_version": r.get("assembler_version"),
-                **{k: r.get(k) for k in ASSEMBLY_COLUMNS},
+                "assembler_version": r.get("assembly", {}).get("assembler_version"),
+                **{k: r.get("assembly", {}).get(k) for k in ASSEMBLY_COLUMNS},
             },
         ),
         RecordSpec(
             kind=AccessionKind.ANALYSIS,
             rules=("analysis_cds", "analysis_rrna"),
-            result="analysis",
+            results=("assembly", "cds_counts", "rrna_counts"),
             after=AccessionKind.ASSEMBLY,
-            columns=lambda r: {k: r.get(k) for k in ANALYSIS_COLUMNS},
+            columns=lambda r: analysis_columns(r),
         ),
     ),
-    targets=("assembly", "analysis"),
+    targets=("assembly", "cds_counts", "rrna_counts"),
     downloads=(
         Download(
             AccessionKind.ASSEMBLY,

@@ -58,7 +58,7 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, mirror, tmp_path
     remove(work, r("ERR0000001") + "/assembly", r("ERR0000001") + "/analysis")
     remove(work, LOADED.format("ERR0000001"))
     remove(work, r("ERR0000002") + "/analysis/rrna.json", r("ERR0000002") + "/analysis/rrna.gff")
-    remove(work, r("ERR0000002") + "/analysis/analysis.json", LOADED.format("ERR0000002"))
+    remove(work, LOADED.format("ERR0000002"))
     fakes = failing_tools(tmp_path / "bin", fastp="ERR0000003", megahit="ERR0000001", barrnap="")
     mirror.add_fault(status=500, count=10_000, path_prefix="/vol1/fastq/ERR000/ERR0000005/")
     try:
@@ -103,7 +103,6 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, mirror, tmp_path
         "assembly_megahit": 3,
         "analysis_cds": 3,
         "analysis_rrna": 4,
-        "analysis_summary": 4,
         "catalogue_load_run": 4,
         "all": 1,
     }

@@ -1,4 +1,5 @@
-# Assembly analysis (pipeline `assembly`): CDS (pyrodigal), rRNA (barrnap), and a summary.
+# Assembly analysis (pipeline `assembly`): CDS (pyrodigal) and rRNA genes (barrnap). The analysis
+# is complete with both counts; its catalogue row is derived from them (mgnify_db/pipelines).
 
 
 rule analysis_cds:
@@ -48,19 +49,3 @@ rule analysis_rrna:
         "../envs/barrnap.yaml"
     script:
         "../scripts/analysis_rrna.py"
-
-
-rule analysis_summary:
-    input:
-        assembly=P("assembly"),
-        cds=P("cds_counts"),
-        rrna=P("rrna_counts"),
-    output:
-        P("analysis"),
-    log:
-        LOG("analysis_summary"),
-    localrule: True
-    conda:
-        "../envs/mgnify-db.yaml"
-    script:
-        "../scripts/analysis_summary.py"

@@ -7,6 +7,7 @@ rule catalogue_load_study:
     input:
         config=P("study_config"),
         ena=P("ena"),
+        memory_policy=P("memory_policy"),
     output:
         P("loaded_study"),
     log:

@@ -94,8 +94,8 @@ def mem_mb(rule):
 
 
 def runtime(rule):
-    def get(wildcards):
-        return smk.runtime_min(CFG, rule, wildcards.study, wildcards.get("run"))
+    def get(wildcards, attempt):
+        return smk.runtime_min(CFG, rule, wildcards.study, wildcards.get("run"), attempt)
 
     return get
 
