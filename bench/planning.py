@@ -9,7 +9,7 @@ runs) is served by the ENA mirror, and a workdir points the workflow at it. Time
                       left it; written by the harness from the library call if it did not)
   trivial baseline    `snakemake -n` of a generated Snakefile of plain `touch` rules with the
                       same jobs and DAG shape per run (download -> qc -> assembly -> cds, rrna
-                      -> summary -> load) plus the per-study ones (study config, study load,
+                      -> load) plus the per-study ones (study config, study load,
                       all), runs read at parse time; same snakemake, profile and flags
   same-directives     the same DAG, with every rule carrying the directive kinds of the real
                       rule (workflow/rules/*.smk): the same named outputs and `directory()`
@@ -21,12 +21,16 @@ runs) is served by the ENA mirror, and a workdir points the workflow at it. Time
                       `unpack()` of an input function for the run load, an input function for
                       `all`; but no planning logic: runs from a JSON list read at parse time,
                       no mgnify_db import
+                      (both mirror workflow/rules/*.smk as of commit 0d056d0: a change of the
+                      workflow's DAG shows as differing job counts in the report)
 workflow / trivial is what the workflow costs over the bare DAG; workflow / same-directives is
 what the project's own code (config, plans, input functions) adds over what Snakemake charges for
 the directives the rules use. The four `-n` (cold, dry-run, both baselines) are measured
 interleaved (round-robin, the order rotating each round; the cold one's results dir emptied
 first) so that load from other work on the machine falls on all of them alike; the 1-minute
 load average is recorded before each command.
+The workflow measured is a copy of a commit (``--tree``, default HEAD) or of the working tree
+as it was at the start: edits to the shared tree during a run do not change what is measured.
 The harness only runs commands and times them: a failing workflow prints its last lines and the
 table says "failed". Results go to stdout and to the "Planning" section of bench/RESULTS.md.
 """
@@ -50,7 +54,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# The tree measured: main() copies what the measured commands read (workflow/, mgnify_db/,
+# profiles/) from a commit (default HEAD) or the working tree into a scratch dir and runs this
+# script again with the copy's path here, so that other engineers' edits to the shared tree during
+# the run change nothing in it. The harness imports mgnify_db from the copy too; snakemake does
+# through PYTHONPATH (ahead of the venv's editable install).
+TREE_ENV = "BENCH_PLANNING_TREE"
+TREE_DESC_ENV = "BENCH_PLANNING_TREE_DESC"
+PROJECT = Path(os.environ.get(TREE_ENV) or REPO)
+SNAPSHOT_PARTS = ("workflow", "mgnify_db", "profiles")
+sys.path.insert(0, str(PROJECT))
 
 from mgnify_db.config import EnaSettings  # noqa: E402
 from mgnify_db.dev.mirror import MirrorServer  # noqa: E402
@@ -122,12 +135,6 @@ rule analysis_rrna:
     shell: "touch {output}"
 
 
-rule analysis_summary:
-    input: R + "/assembly.json", R + "/cds.json", R + "/rrna.json"
-    output: R + "/analysis.json"
-    shell: "touch {output}"
-
-
 rule catalogue_load_study:
     input: S + "/study.json", "runs.json"
     output: S + "/loaded/study.json"
@@ -135,7 +142,9 @@ rule catalogue_load_study:
 
 
 rule catalogue_load_run:
-    input: R + "/qc", R + "/assembly.json", R + "/analysis.json", S + "/loaded/study.json"
+    input:
+        R + "/qc", R + "/assembly.json", R + "/cds.json", R + "/rrna.json",
+        S + "/loaded/study.json",
     output: S + "/loaded/{run}.json"
     shell: "touch {output}"
 """
@@ -172,14 +181,19 @@ PATTERNS = {
     "cds_counts": RUN + "/analysis/cds.json",
     "rrna_gff": RUN + "/analysis/rrna.gff",
     "rrna_counts": RUN + "/analysis/rrna.json",
-    "analysis": RUN + "/analysis/analysis.json",
     "job_events": RUN + "/jobs/{rule}.jsonl",
     "loaded_run": STUDY + "/loaded/{run}.json",
     "log": RESULTS + "/logs/{rule}/{study}/{run}.log",
     "study_log": RESULTS + "/logs/{rule}/{study}.log",
     "benchmark": RESULTS + "/benchmarks/{rule}/{study}/{run}.tsv",
+    "memory_policy": RESULTS + "/memory_policy.json",
 }
 FASTQ = [{"url": "http://localhost/x_1.fastq.gz", "md5": "0" * 32, "bytes": 1}] * 2
+# as the workflow's plan_studies: the memory policy recorded at parse time, if it changed
+_policy = Path(PATTERNS["memory_policy"])
+if not _policy.exists() or _policy.read_text() != "{}\\n":
+    _policy.parent.mkdir(parents=True, exist_ok=True)
+    _policy.write_text("{}\\n")
 
 
 def P(name, **fixed):
@@ -209,7 +223,7 @@ def mem_mb(rule):
 
 
 def runtime(rule):
-    def get(wildcards):
+    def get(wildcards, attempt):
         return 120
 
     return get
@@ -220,7 +234,12 @@ def attempt(wildcards, attempt):
 
 
 def run_targets(wildcards):
-    files = {"qc": P("qc"), "assembly": P("assembly"), "analysis": P("analysis")}
+    files = {
+        "qc": P("qc"),
+        "assembly": P("assembly"),
+        "cds_counts": P("cds_counts"),
+        "rrna_counts": P("rrna_counts"),
+    }
     return {k: v.format(**wildcards) for k, v in files.items()}
 
 
@@ -368,26 +387,11 @@ rule analysis_rrna:
         "scripts/analysis_rrna.py"
 
 
-rule analysis_summary:
-    input:
-        assembly=P("assembly"),
-        cds=P("cds_counts"),
-        rrna=P("rrna_counts"),
-    output:
-        P("analysis"),
-    log:
-        LOG("analysis_summary"),
-    localrule: True
-    conda:
-        "envs/mgnify-db.yaml"
-    script:
-        "scripts/analysis_summary.py"
-
-
 rule catalogue_load_study:
     input:
         config=P("study_config"),
         ena="runs.json",
+        memory_policy=P("memory_policy"),
     output:
         P("loaded_study"),
     log:
@@ -440,7 +444,6 @@ SAME_DIRECTIVES_SCRIPTS = {
     "assembly_megahit": False,
     "analysis_cds": False,
     "analysis_rrna": False,
-    "analysis_summary": False,
 }
 SAME_DIRECTIVES_ENVS = ("mgnify-db", "fastp", "megahit", "pyrodigal", "barrnap")
 SAME_DIRECTIVES_ENV = "channels: [conda-forge, nodefaults]\ndependencies:\n  - python =3.11\n"
@@ -472,8 +475,41 @@ def env() -> dict[str, str]:
     if STUB_DIR is not None:
         path = f"{STUB_DIR}:{path}"
     out = {**os.environ, "PATH": path}
+    if PROJECT != REPO:
+        out["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p
+        )
     out.pop("MGNIFY_ENA_PORTAL_URL", None)
     return out
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def snapshot(tree: str, dest: Path) -> str:
+    """Copy workflow/, mgnify_db/ and profiles/ of ``tree`` (a commit, or ``worktree``) into
+    ``dest``; returns what was copied, for the report."""
+    if tree == "worktree":
+        for part in SNAPSHOT_PARTS:
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake")
+            shutil.copytree(REPO / part, dest / part, ignore=ignore)
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", *SNAPSHOT_PARTS).splitlines()
+        changed = f", with uncommitted changes to {len(dirty)} files" if dirty else ""
+        return f"the working tree as it was at the start (HEAD {head}{changed})"
+    commit = _git("rev-parse", "--short", f"{tree}^{{commit}}")
+    subject = _git("log", "-1", "--format=%s", commit)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, *SNAPSHOT_PARTS],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    short = subject if len(subject) <= 80 else subject[:77] + "..."
+    return f'commit {commit} ("{short}"; workflow/, mgnify_db/, profiles/ by `git archive`)'
 
 
 def snakemake_exe() -> str:
@@ -563,7 +599,7 @@ def dry_run_cmd(snakefile: Path, workdir: Path) -> list[str]:
         "--directory",
         str(workdir),
         "--profile",
-        str(REPO / "profiles" / "local"),
+        str(PROJECT / "profiles" / "local"),
         "-n",
         # `--quiet` alone hides the job stats too; `rules` keeps them (and not one line per job)
         "--quiet",
@@ -659,7 +695,7 @@ def measure(n: int, tmp: Path, timeout: float, repeat: int = 1) -> Row:
         loads = [library.load or 0.0]
 
         workdir = write_workdir(tmp / "work", mirror.portal_url)
-        workflow_cmd = dry_run_cmd(REPO / "workflow" / "Snakefile", workdir)
+        workflow_cmd = dry_run_cmd(PROJECT / "workflow" / "Snakefile", workdir)
         same_dir = write_same_directives(
             tmp / "same-directives", runs, workdir / "config" / "config.yaml"
         )
@@ -907,9 +943,27 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="a stub scontrol on PATH (auto: when no Slurm controller answers)",
     )
+    parser.add_argument(
+        "--tree",
+        default="HEAD",
+        help="what to measure: a commit (default HEAD) or `worktree` (the working tree as it "
+        "is at the start); either is copied first, so edits during the run change nothing",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    if TREE_ENV not in os.environ:
+        # measure a copy: run this script again, pointed at it
+        with tempfile.TemporaryDirectory(prefix="bench-planning-tree-") as tree:
+            desc = snapshot(args.tree, Path(tree))
+            print(f"measuring {desc}", flush=True)
+            child_env = {**os.environ, TREE_ENV: tree, TREE_DESC_ENV: desc}
+            cmd = [sys.executable, str(Path(__file__).resolve())]
+            cmd += sys.argv[1:] if argv is None else argv
+            rc = subprocess.run(cmd, env=child_env).returncode
+        sys.exit(rc)
+    measured = os.environ.get(TREE_DESC_ENV, str(PROJECT))
 
     load = os.getloadavg()[0]  # other work on the machine inflates every figure
     started = time.monotonic()
@@ -944,18 +998,20 @@ def main(argv: list[str] | None = None) -> None:
         if not t.ok
     ]
     cmdline = f"bench/run planning --sizes {args.sizes} --repeat {args.repeat}"
+    if args.tree != "HEAD":
+        cmdline += f" --tree {args.tree}"
     if args.repeat_up_to:
         cmdline += f" --repeat-up-to {args.repeat_up_to}"
     report = [
         f"`{cmdline}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC ({elapsed / 60:.0f} min), "
         f"{os.cpu_count()} CPUs (load average {load:.1f} at the start), "
         f"Python {platform.python_version()}, snakemake {snakemake_version}. One synthetic "
-        f"study ({STUDY}, N paired WGS METAGENOMIC runs) from the ENA mirror.",
+        f"study ({STUDY}, N paired WGS METAGENOMIC runs) from the ENA mirror. Measured: "
+        f"{measured}.",
         "",
         *lines,
         "",
-        *COLUMNS,
-        "",
+        *(line for text in COLUMNS for line in (text, "")),
         "Growth (seconds per 1,000 runs; the marginal rows divide the difference between two "
         "sizes, so the fixed start-up cost drops out: linear growth keeps them flat):",
         "",

@@ -97,18 +97,6 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
-def content_hash(*paths: Path) -> str:
-    """sha256 over the files' bytes (missing files count as empty): a cache key."""
-    h = hashlib.sha256()
-    for p in paths:
-        try:
-            h.update(Path(p).read_bytes())
-        except FileNotFoundError:
-            pass
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def open_text(path: Path, mode: str = "r") -> IO[str]:
     """Open a plain or gzip (by `.gz` suffix) text file."""
     path = Path(path)

@@ -7,7 +7,6 @@ content: the workflow plans a 5,000-run study once per process, never once per j
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from .config import StudyConfig
 from .ena.client import StudyMetadata
 from .ena.eligibility import Decision, decide_all
-from .ena.models import EnaRun, EnaSample
+from .ena.models import EnaRun
 from .io import read_json
 from .paths import StudyPaths
 
@@ -37,10 +36,6 @@ class StudyPlan:
     @cached_property
     def runs(self) -> dict[str, EnaRun]:
         return {r.run_accession: r for r in self.metadata.runs}
-
-    @cached_property
-    def samples(self) -> dict[str, EnaSample]:
-        return {s.sample_accession: s for s in self.metadata.samples}
 
     @cached_property
     def eligible(self) -> list[str]:
@@ -79,7 +74,3 @@ def recorded_plan(results: Path, study: str) -> StudyPlan:
         raise PlanError(f"{ena.parent}: study.json or ena.json missing (has the study run?)")
     config = StudyConfig.model_validate(read_json(cfg))
     return plan_study(config, ena.read_bytes())
-
-
-def config_json(config: StudyConfig) -> str:
-    return json.dumps(config.model_dump(mode="json"), sort_keys=True)

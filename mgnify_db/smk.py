@@ -177,7 +177,7 @@ def memory_mb(
     if attempt == 1 and gated(results, plan.accession, run, rule):
         return GATED_MEM_MB
     paths = StudyPaths(results, plan.accession)
-    events_file = events_path(paths.path("jobs" if run else "study_jobs", run or ""), rule)
+    events_file = events_path(paths.path("jobs", run), rule)
     if record and attempt > 1:
         reconcile_slurm(events_file, paths.path("slurm_logs"), rule, dict(wildcards))
     base = start_mb(cfg, rule, plan, run)

@@ -73,7 +73,6 @@ RUN_RULES: dict[str, RuleSpec] = {
     "ena_download": RuleSpec(mem_mb=400, runtime=120),
     "qc_fastp": RuleSpec(mem_mb=2000, runtime=120, threads="fastp", binaries=("fastp",)),
 }
-STUDY_RULES: dict[str, RuleSpec] = {"ena_metadata": RuleSpec(mem_mb=400, runtime=15)}
 
 
 def _registry() -> dict[str, Pipeline]:
@@ -89,8 +88,6 @@ def rule_spec(rule: str) -> RuleSpec | None:
     """Defaults of any rule (shared or of a pipeline)."""
     if rule in RUN_RULES:
         return RUN_RULES[rule]
-    if rule in STUDY_RULES:
-        return STUDY_RULES[rule]
     for p in PIPELINES.values():
         if rule in p.rules:
             return p.rules[rule]
@@ -98,7 +95,7 @@ def rule_spec(rule: str) -> RuleSpec | None:
 
 
 def all_rules() -> dict[str, RuleSpec]:
-    out = {**STUDY_RULES, **RUN_RULES}
+    out = dict(RUN_RULES)
     for p in PIPELINES.values():
         out |= p.rules
     return out

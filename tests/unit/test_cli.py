@@ -3,7 +3,6 @@ destroyed; and Datasette following a catalogue that `rebuild` replaced."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -300,68 +299,6 @@ def test_rebuild_replaces_the_catalogue(tmp_path, catalogue, results):
 
 
 # --- 5. Datasette follows a rebuilt catalogue --------------------------------------------------
-def datasette_plugin():
-    from datasette.plugins import pm
-
-    from mgnify_db.web import plugin
-
-    return pm, plugin
-
-
-def test_plugin_is_registered_through_the_entry_point():
-    from importlib.metadata import entry_points
-
-    pm, plugin = datasette_plugin()
-    assert "mgnify_db.web.plugin" in {ep.value for ep in entry_points(group="datasette")}
-    assert pm.is_registered(plugin), "pip install -e . --no-deps registers the entry point"
-
-
-async def studies_served(ds, requests: int = 8) -> set[str]:
-    """ENA accessions in /catalogue/studies.json, over enough requests to use every SQL thread."""
-    seen = set()
-    for _ in range(requests):
-        response = await ds.client.get("/catalogue/studies.json?_shape=array")
-        assert response.status_code == 200, response.text
-        seen |= {row["ena_accession"] for row in response.json()}
-    return seen
-
-
-@pytest.mark.parametrize("threads", [3, 0], ids=["threaded", "non-threaded"])
-def test_datasette_serves_the_catalogue_rebuild_swapped_in(tmp_path, threads):
-    from datasette.app import Datasette
-
-    pm, plugin = datasette_plugin()
-    if not pm.is_registered(plugin):  # covered by test_plugin_is_registered_through_the_entry_point
-        pm.register(plugin)
-    db = tmp_path / "catalogue.db"
-    rebuild(db, make_results(tmp_path / "a"), GlobalConfig())
-    metadata = yaml.safe_load(METADATA.read_text())
-
-    async def scenario() -> None:
-        ds = Datasette([str(db)], metadata=metadata, settings={"num_sql_threads": threads})
-        await ds.invoke_startup()
-        assert await studies_served(ds) == {"PRJEB00001"}
-        inode = db.stat().st_ino
-        rebuild(db, make_results(tmp_path / "b", "PRJEB00002", "ERR0000002"), GlobalConfig())
-        assert db.stat().st_ino != inode  # replaced by rename, not rewritten
-        assert await studies_served(ds) == {"PRJEB00002"}
-        response = await ds.client.get("/catalogue/runs.json?_shape=array")
-        assert [r["accession"] for r in response.json()] == ["ERR0000002"]
-        page = await ds.client.get("/catalogue/runs")
-        assert page.status_code == 200 and "ERR0000002" in page.text
-
-    asyncio.run(scenario())
-
-
-def test_serve_runs_datasette_with_the_catalogue_and_metadata(tmp_path):
-    from mgnify_db.cli import datasette_args
-
-    args = datasette_args(tmp_path / "c.db", "127.0.0.1", 8001)
-    assert args[:5] == [sys.executable, "-m", "datasette", "serve", str(tmp_path / "c.db")]
-    assert args[args.index("--metadata") + 1] == str(METADATA)
-    assert METADATA == Path(__file__).resolve().parents[2] / "mgnify_db" / "web" / "metadata.yaml"
-
-
 # --- metadata.yaml matches the catalogue schema ------------------------------------------------
 def test_metadata_names_only_catalogue_columns_and_facets_indexed_columns():
     tables = yaml.safe_load(METADATA.read_text())["databases"]["catalogue"]["tables"]
