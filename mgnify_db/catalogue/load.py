@@ -49,7 +49,11 @@ def load_run(
     cfg = recorded_config(results, cfg)
     ledger = Ledger(ledger_path(results))
     mgys = study_accession(plan, ledger)
-    if not any(store.query("select 1 from studies where accession = ?", [mgys])):
+    sample = plan.runs[run].sample_accession if run in plan.runs else None
+    if not any(store.query("select 1 from studies where accession = ?", [mgys])) or not any(
+        store.query("select 1 from samples where accession = ?", [sample])
+    ):
+        # the study (or, after an ENA refresh, the run's sample) is not loaded yet
         return load_study(store, results, cfg, plan)
     if run not in plan.decisions:
         raise CatalogueError(f"{plan.accession}: no run {run} in its ENA metadata")
