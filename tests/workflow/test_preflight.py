@@ -68,3 +68,13 @@ def test_an_unreachable_ena_without_metadata_is_one_line(tmp_path, demo_data):
     lines = proc.stderr.strip().splitlines()
     assert lines[-1] == "error: no study could be planned (see above); nothing to do"
     assert lines[-2].startswith("error: PRJEB00001: ENA metadata: ")
+
+
+def test_a_config_error_names_the_configfile_given(tmp_path, mirror):
+    work = write_workdir(tmp_path / "work", mirror.portal_url)
+    extra = tmp_path / "site.yaml"
+    extra.write_text("qc:\n  min_reads: -5\n")
+    proc = snakemake(work, "-n", "--configfile", str(extra))
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {extra}") and "qc.min_reads" in last, last
