@@ -15,6 +15,8 @@ RUN = STUDY + "/runs/{run}"
 PATTERNS: dict[str, str] = {
     # study level
     "study_config": STUDY + "/study.json",
+    # the config of a study whose ENA metadata could not be fetched yet (its catalogue stub)
+    "pending_config": STUDY + "/study.pending.json",
     "ena": STUDY + "/ena.json",
     "study_jobs": STUDY + "/jobs",
     "loaded_study": STUDY + "/loaded/study.json",
@@ -80,9 +82,12 @@ def ledger_path(results: Path) -> Path:
 
 
 def studies_in(results: Path) -> list[str]:
-    """ENA accessions of the studies with metadata and a recorded config under `results`."""
-    return sorted(
-        p.parent.name
-        for p in (Path(results) / "studies").glob("*/ena.json")
-        if (p.parent / "study.json").exists()
-    )
+    """ENA accessions of the studies under `results` with metadata and a recorded config, or
+    with only a pending config (their metadata could not be fetched yet)."""
+    found = set()
+    for d in (Path(results) / "studies").glob("*/"):
+        if (d / "ena.json").exists() and (d / "study.json").exists():
+            found.add(d.name)
+        elif not (d / "ena.json").exists() and (d / "study.pending.json").exists():
+            found.add(d.name)
+    return sorted(found)

@@ -108,6 +108,12 @@ def plan_studies(
             plans[acc] = plan_study(study, ena_json.read_bytes())
         except Exception as e:  # noqa: BLE001 - reported per study, in one line
             problems[acc] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            if not ena_json.exists():
+                pending = StudyPaths(Path(cfg.results_dir), acc).path("pending_config")
+                try:
+                    write_json(pending, study.model_dump(mode="json"))
+                except OSError:
+                    pass
     return plans, problems
 
 
@@ -234,6 +240,20 @@ def after_failure(cfg: GlobalConfig, plans: Mapping[str, StudyPlan]) -> None:
             print(f"catalogue: reloaded {acc} after the failure: {counts}", file=sys.stderr)
         except Exception as e:  # noqa: BLE001
             print(f"catalogue: could not reload {acc}: {e}", file=sys.stderr)
+
+
+def load_pending(cfg: GlobalConfig, studies: Mapping[str, str]) -> None:
+    """Catalogue stubs of the studies that could not be planned (their metadata fetch failed),
+    so the failure shows there too. Never raises."""
+    from .catalogue import load_study as load
+    from .catalogue import open_store
+
+    for acc in studies:
+        try:
+            with open_store(cfg.catalogue_path) as store:
+                load(store, Path(cfg.results_dir), cfg, study=acc)
+        except Exception as e:  # noqa: BLE001
+            print(f"catalogue: could not record {acc}: {e}", file=sys.stderr)
 
 
 def failure_lines(cfg: GlobalConfig) -> list[str]:

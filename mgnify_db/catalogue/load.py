@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import GlobalConfig
-from ..ids import Ledger
+from ..config import GlobalConfig, StudyConfig
+from ..ids import AccessionKind, Ledger, accession
 from ..io import read_json
 from ..jobs import MemoryPolicy
 from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
 from ..plan import StudyPlan, recorded_plan
 from ..state import run_state
-from .rows import run_rows, study_accession, study_rows
+from .rows import pending_study_rows, run_rows, study_accession, study_rows
 from .store import CatalogueError, SqliteStore, open_store
 
 
@@ -20,6 +20,10 @@ def recorded_config(results: Path, cfg: GlobalConfig) -> GlobalConfig:
     """`cfg` with the memory policy the jobs ran under (recorded in the results), if any."""
     data = read_json(Path(PATTERNS["memory_policy"].format(results=results)))
     return cfg.model_copy(update={"memory": MemoryPolicy.model_validate(data)}) if data else cfg
+
+
+def study_accession_of(ena_accession: str, ledger: Ledger) -> str:
+    return accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, ena_accession))
 
 
 def counts(rows: dict[str, list]) -> dict[str, int]:
@@ -34,9 +38,15 @@ def load_study(
     study: str | None = None,
 ) -> dict[str, int]:
     """Replace a study's rows with those its files give now (one transaction)."""
-    plan = plan or recorded_plan(results, study)
     cfg = recorded_config(results, cfg)
     ledger = Ledger(ledger_path(results))
+    paths = StudyPaths(Path(results), plan.accession if plan else study)
+    if plan is None and not paths.path("ena").exists() and paths.path("pending_config").exists():
+        config = StudyConfig.model_validate(read_json(paths.path("pending_config")))
+        mgys = study_accession_of(config.accession, ledger)
+        made = store.replace_study(mgys, lambda: pending_study_rows(config, results, ledger, cfg))
+        return counts(made)
+    plan = plan or recorded_plan(results, study)
     mgys = study_accession(plan, ledger)
     rows = store.replace_study(mgys, lambda: study_rows(plan, results, ledger, cfg))
     return counts(rows)

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from ..config import GlobalConfig
+from ..config import GlobalConfig, StudyConfig
 from ..ids import AccessionKind, Ledger, accession
 from ..jobs import JobEvent, MemoryPolicy, memory_events, read_events
 from ..models import EXPERIMENT_TYPE_LABELS, Status
@@ -289,4 +289,28 @@ def study_rows(plan: StudyPlan, results: Path, ledger: Ledger, cfg: GlobalConfig
     for state in study_states(results, plan, ledger):
         for table, rows in run_rows(plan, state, results, ledger, mgys, cfg.memory).items():
             out[table] += rows
+    return out
+
+
+def pending_study_rows(
+    config: StudyConfig, results: Path, ledger: Ledger, cfg: GlobalConfig
+) -> Rows:
+    """The rows of a study whose ENA metadata could not be fetched yet: a stub study row (no
+    title) and its `ena_metadata` events, so that the failure shows in the catalogue."""
+    mgys = accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, config.accession))
+    out = empty()
+    out["biomes"] = biome_rows(config.biome)
+    out["studies"] = [
+        {
+            "accession": mgys,
+            "id": int(mgys[4:]),
+            "ena_accession": config.accession,
+            "secondary_accessions": "[]",
+            "biome": config.biome,
+            "is_private": int(config.is_private),
+        }
+    ]
+    study_jobs = StudyPaths(Path(results), config.accession).path("study_jobs")
+    events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
+    out["events"] = event_rows(events, mgys, None, cfg.memory)
     return out

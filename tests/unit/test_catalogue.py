@@ -322,3 +322,20 @@ def test_rebuild_refuses_an_empty_results_dir(results, tmp_path):
     assert db.stat().st_size == size
     with open_store(db, create=False) as s:
         assert rows(s, "select count(*) n from runs")[0]["n"] == 2
+
+
+def test_a_study_not_yet_fetched_is_a_stub_then_the_full_study(results, store):
+    from mgnify_db.config import StudyConfig
+    from mgnify_db.io import write_json
+    from mgnify_db.paths import StudyPaths
+
+    pending = StudyPaths(results, "PRJEB1").path("pending_config")
+    config = StudyConfig(accession="PRJEB1", biome="root:Engineered")
+    write_json(pending, config.model_dump(mode="json"))
+    load(store, results, "PRJEB1")
+    (stub,) = rows(store, "select * from studies")
+    assert (stub["accession"], stub["title"], stub["runs_total"]) == ("MGYS00000001", None, 0)
+    make_study(results, "PRJEB1", 1)  # the metadata arrives later
+    load(store, results, "PRJEB1")
+    (study,) = rows(store, "select * from studies")
+    assert (study["accession"], study["title"]) == ("MGYS00000001", "Study PRJEB1 of the ocean")

@@ -24,6 +24,7 @@ PLANS, PLAN_PROBLEMS = smk.plan_studies(CFG, STUDIES)
 for _study, _problem in PLAN_PROBLEMS.items():
     print(f"error: {_study}: ENA metadata: {_problem}", file=sys.stderr)
 if PLAN_PROBLEMS and not PLANS:
+    smk.load_pending(CFG, PLAN_PROBLEMS)
     sys.exit("error: no study could be planned (see above); nothing to do")
 
 
