@@ -45,6 +45,9 @@ def number(acc: str) -> int:
     return int(re.sub(r"^\D+", "", acc))
 
 
+_SHARED: dict[Path, Ledger] = {}
+
+
 class Ledger:
     """Append-only `kind<TAB>number<TAB>key` lines: the one place accessions are allocated.
 
@@ -57,12 +60,38 @@ class Ledger:
         self.ids: dict[tuple[str, str], int] = {}
         self.next: dict[str, int] = {}
         self._size = 0
+        self._inode: int | None = None
         self._read()
+
+    @classmethod
+    def shared(cls, path: Path) -> Ledger:
+        """This process's ledger for `path`, brought up to date: loads in a long-lived process
+        (the workflow's head) read only the lines appended since their last load."""
+        path = Path(path).resolve()
+        try:
+            st = path.stat()
+            identity = (st.st_ino, st.st_size)
+        except FileNotFoundError:
+            identity = None
+        ledger = _SHARED.get(path)
+        # a replaced or shortened file (never done to a live ledger, but cheap to notice) is
+        # read afresh
+        if (
+            ledger is None
+            or identity is None
+            or identity[0] != ledger._inode
+            or (identity[1] < ledger._size)
+        ):
+            ledger = _SHARED[path] = cls(path)
+        else:
+            ledger._read()
+        return ledger
 
     def _read(self) -> None:
         """Take in lines appended since the last read (by us or by another process)."""
         try:
             with open(self.path, "rb") as fh:
+                self._inode = os.fstat(fh.fileno()).st_ino
                 fh.seek(self._size)
                 data = fh.read()
         except FileNotFoundError:

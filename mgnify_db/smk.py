@@ -182,11 +182,13 @@ def memory_mb(
     run = wildcards.get("run")
     if attempt == 1 and gated(results, plan.accession, run, rule):
         return GATED_MEM_MB
+    base = start_mb(cfg, rule, plan, run)
+    if attempt == 1:  # no earlier failure of this series counts: no events to read
+        return decide([], base, 1, cfg.memory).mem_mb
     paths = StudyPaths(results, plan.accession)
     events_file = events_path(paths.path("jobs", run), rule)
-    if record and attempt > 1:
+    if record:
         reconcile_slurm(events_file, paths.path("slurm_logs"), rule, dict(wildcards))
-    base = start_mb(cfg, rule, plan, run)
     return decide(read_events(events_file), base, attempt, cfg.memory).mem_mb
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..config import GlobalConfig, StudyConfig
-from ..ids import AccessionKind, Ledger, accession
+from ..ids import Ledger
 from ..io import read_json
 from ..jobs import MemoryPolicy
 from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
@@ -22,10 +22,6 @@ def recorded_config(results: Path, cfg: GlobalConfig) -> GlobalConfig:
     return cfg.model_copy(update={"memory": MemoryPolicy.model_validate(data)}) if data else cfg
 
 
-def study_accession_of(ena_accession: str, ledger: Ledger) -> str:
-    return accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, ena_accession))
-
-
 def counts(rows: dict[str, list]) -> dict[str, int]:
     return {t: len(r) for t, r in rows.items()}
 
@@ -39,15 +35,15 @@ def load_study(
 ) -> dict[str, int]:
     """Replace a study's rows with those its files give now (one transaction)."""
     cfg = recorded_config(results, cfg)
-    ledger = Ledger(ledger_path(results))
+    ledger = Ledger.shared(ledger_path(results))
     paths = StudyPaths(Path(results), plan.accession if plan else study)
     if plan is None and not paths.path("ena").exists() and paths.path("pending_config").exists():
         config = StudyConfig.model_validate(read_json(paths.path("pending_config")))
-        mgys = study_accession_of(config.accession, ledger)
+        mgys = study_accession(config.accession, ledger)
         made = store.replace_study(mgys, lambda: pending_study_rows(config, results, ledger, cfg))
         return counts(made)
     plan = plan or recorded_plan(results, study)
-    mgys = study_accession(plan, ledger)
+    mgys = study_accession(plan.accession, ledger)
     rows = store.replace_study(mgys, lambda: study_rows(plan, results, ledger, cfg))
     return counts(rows)
 
@@ -57,8 +53,8 @@ def load_run(
 ) -> dict[str, int]:
     """Replace one run's rows (the study's own rows are loaded first if missing)."""
     cfg = recorded_config(results, cfg)
-    ledger = Ledger(ledger_path(results))
-    mgys = study_accession(plan, ledger)
+    ledger = Ledger.shared(ledger_path(results))
+    mgys = study_accession(plan.accession, ledger)
     sample = plan.runs[run].sample_accession if run in plan.runs else None
     if not any(store.query("select 1 from studies where accession = ?", [mgys])) or not any(
         store.query("select 1 from samples where accession = ?", [sample])

@@ -50,8 +50,9 @@ def biome_rows(lineage: str) -> list[dict]:
     ]
 
 
-def study_accession(plan: StudyPlan, ledger: Ledger) -> str:
-    return accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, plan.accession))
+def study_accession(ena_accession: str, ledger: Ledger) -> str:
+    """A study's MGYS, allocated once for its ENA accession."""
+    return accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, ena_accession))
 
 
 def _suppression(reason: str | None) -> dict:
@@ -278,7 +279,7 @@ def study_row(plan: StudyPlan, mgys: str) -> dict:
 
 def study_rows(plan: StudyPlan, results: Path, ledger: Ledger, cfg: GlobalConfig) -> Rows:
     """Every row the study owns, from its plan, files and ledger."""
-    mgys = study_accession(plan, ledger)
+    mgys = study_accession(plan.accession, ledger)
     out = empty()
     out["biomes"] = biome_rows(plan.config.biome)
     out["studies"] = [study_row(plan, mgys)]
@@ -297,7 +298,7 @@ def pending_study_rows(
 ) -> Rows:
     """The rows of a study whose ENA metadata could not be fetched yet: a stub study row (no
     title) and its `ena_metadata` events, so that the failure shows in the catalogue."""
-    mgys = accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, config.accession))
+    mgys = study_accession(config.accession, ledger)
     out = empty()
     out["biomes"] = biome_rows(config.biome)
     out["studies"] = [

@@ -178,9 +178,6 @@ class SqliteStore:
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
         return (dict(r) for r in self.db.query(sql, params))
 
-    def tables(self) -> list[str]:
-        return [t for t in TABLES if self.db[t].exists()]
-
     def checkpoint(self) -> None:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -83,3 +83,14 @@ def test_concurrent_run_loads_give_unique_accessions(tmp_path):
         assert sorted(a["run"] for a in analyses) == runs, f"trial {trial}"
         assert len({a["accession"] for a in analyses}) == 3
         assert len({a["accession"] for a in assemblies}) == 3
+
+
+def test_a_shared_ledger_sees_other_writers_and_a_replaced_file(tmp_path):
+    path = tmp_path / "a.tsv"
+    shared = Ledger.shared(path)
+    assert shared.allocate("study", "A") == 1
+    Ledger(path).allocate("study", "B")  # another process
+    assert Ledger.shared(path) is shared and shared.get("study", "B") == 2
+    path.write_text("study\t7\tZ\n")  # replaced (shorter): read afresh, never stale
+    assert Ledger.shared(path).get("study", "B") is None
+    assert Ledger.shared(path).get("study", "Z") == 7
