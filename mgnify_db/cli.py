@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from .config import ConfigError, json_schemas, load_global, load_studies
+from .config import ConfigError, check_references, json_schemas, load_global, load_studies
 
 DEFAULT_CONFIG = Path("config/config.yaml")
 METADATA = Path(__file__).parent / "web" / "metadata.yaml"
@@ -71,6 +71,9 @@ def config_check(config_path: Path, studies_dir: Path | None):
     try:
         cfg = load_global(config_path)
         studies = load_studies(studies_dir or Path(cfg.studies_dir))
+        check_references(
+            cfg.model_copy(update={"studies_dir": str(studies_dir or cfg.studies_dir)}), studies
+        )
     except ConfigError as e:
         fail(str(e))
     click.echo(f"ok: {config_path} and {len(studies)} studies: {', '.join(studies) or '-'}")

@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .jobs.memory import MemoryPolicy
@@ -29,6 +30,8 @@ from .jobs.memory import MemoryPolicy
 STUDY_ACCESSION = re.compile(r"^(PRJ[EDN][A-Z]\d+|[EDS]RP\d{6,})$")
 RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")
 LINEAGE = re.compile(r"^root(:[^:]+)*$")
+WEBIN_ACCOUNT = re.compile(r"^webin-\d+$", re.IGNORECASE)
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 STUDY_SUFFIXES = (".yaml", ".yml")
@@ -176,6 +179,41 @@ DEFAULT_MEMORY = MemoryPolicy(
 )
 
 
+class Publication(Strict):
+    """A publication studies can cite (`publications:` in config.yaml, keyed by PubMed id)."""
+
+    title: str
+    published_year: Annotated[int, Field(ge=1800, le=2200)] | None = None
+    doi: str | None = None
+    authors: str | None = Field(None, description="authors as cited, e.g. 'Smith J, Doe A'")
+    iso_journal: str | None = None
+    volume: str | None = None
+    pubmed_central_id: str | None = None
+
+
+class SuperStudy(Strict):
+    """A group of studies shown together (`super_studies:` in config.yaml, keyed by slug)."""
+
+    title: str
+    description: str | None = None
+    logo_url: str | None = None
+    flagship_studies: list[str] = Field(
+        default_factory=list, description="ENA accessions of its flagship studies"
+    )
+
+
+class PublishSettings(Strict):
+    """Where `publish` writes the public database and how download URLs are made."""
+
+    public_db: str = Field("results/public.db", description="public, unsuppressed records only")
+    files_url: str = Field(
+        "/files",
+        description="prefix of download URLs: <files_url>/<owner accession>/<alias>"
+        " (a path served by `mgnify-db serve`, or an absolute URL of a file server)",
+    )
+    link_lifetime_seconds: Annotated[int, Field(ge=60)] = 3600
+
+
 class GlobalConfig(Strict):
     """`config/config.yaml`."""
 
@@ -192,6 +230,21 @@ class GlobalConfig(Strict):
     memory: MemoryPolicy = Field(
         default_factory=lambda: DEFAULT_MEMORY, description="assembly memory heuristic and growth"
     )
+    publish: PublishSettings = PublishSettings()
+    publications: dict[int, Publication] = Field(
+        default_factory=dict, description="PubMed id -> publication that study files may cite"
+    )
+    super_studies: dict[str, SuperStudy] = Field(
+        default_factory=dict, description="slug -> super study that study files may join"
+    )
+
+    @field_validator("super_studies")
+    @classmethod
+    def _slugs(cls, v: dict[str, SuperStudy]) -> dict[str, SuperStudy]:
+        for slug in v:
+            if not SLUG.match(slug):
+                raise NestedError((slug,), "a slug is lowercase words joined by '-'")
+        return v
 
     @field_validator("resources", mode="before")
     @classmethod
@@ -251,6 +304,15 @@ class StudyConfig(Strict):
     exclude_runs: list[str] = Field(default_factory=list)
     sample_limit: Annotated[int, Field(ge=1)] | None = None
     is_private: bool = False
+    webin_owner: str | None = Field(
+        None, description="Webin account owning the study (required when is_private)"
+    )
+    publications: list[int] = Field(
+        default_factory=list, description="PubMed ids (described in config.yaml publications:)"
+    )
+    super_studies: list[str] = Field(
+        default_factory=list, description="slugs (described in config.yaml super_studies:)"
+    )
     assembly_mem_mb: Annotated[int, Field(ge=300)] | None = Field(
         None, description="start memory of this study's assemblies (overrides the heuristic)"
     )
@@ -268,6 +330,19 @@ class StudyConfig(Strict):
         if not LINEAGE.match(v):
             raise ValueError(f"{v!r} is not a lineage like root:Environmental:Aquatic:Marine")
         return v
+
+    @field_validator("webin_owner")
+    @classmethod
+    def _webin(cls, v: str | None) -> str | None:
+        if v is not None and not WEBIN_ACCOUNT.match(v):
+            raise ValueError(f"{v!r} is not a Webin account (Webin-12345)")
+        return None if v is None else "Webin-" + v.split("-", 1)[1]
+
+    @model_validator(mode="after")
+    def _private_owner(self) -> StudyConfig:
+        if self.is_private and not self.webin_owner:
+            raise NestedError(("webin_owner",), "required when is_private is true")
+        return self
 
     @field_validator("include_runs", "exclude_runs")
     @classmethod
@@ -401,6 +476,25 @@ def study_files(studies_dir: Path) -> list[Path]:
 def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
     """Every `<ACCESSION>.yaml`/`.yml` in the studies dir, keyed by accession."""
     return {s.accession: s for s in map(load_study, study_files(studies_dir))}
+
+
+def check_references(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None:
+    """Every publication and super study a study file names is described in config.yaml."""
+    for acc, study in studies.items():
+        path = Path(cfg.studies_dir) / f"{acc}.yaml"
+        for pmid in study.publications:
+            if pmid not in cfg.publications:
+                raise ConfigError(
+                    f"{path}: publications: {pmid} is not described in config.yaml publications:"
+                )
+        for slug in study.super_studies:
+            if slug not in cfg.super_studies:
+                near = closest(slug, list(cfg.super_studies))
+                hint = f" (did you mean {near}?)" if near else ""
+                raise ConfigError(
+                    f"{path}: super_studies: {slug!r} is not described in config.yaml"
+                    f" super_studies:{hint}"
+                )
 
 
 def load_global(path: Path, overrides: dict | None = None) -> GlobalConfig:

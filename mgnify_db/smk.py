@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import ConfigError, GlobalConfig, StudyConfig, deep_merge, parse_global
+from .config import (
+    ConfigError,
+    GlobalConfig,
+    StudyConfig,
+    check_references,
+    deep_merge,
+    parse_global,
+)
 from .config import load_studies as load_studies_dir
 from .ena.download import file_url
 from .io import read_json, write_json, write_text_atomic
@@ -55,6 +62,7 @@ def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
     studies = load_studies_dir(Path(cfg.studies_dir))
     if not studies:
         raise ConfigError(f"{cfg.studies_dir}: no study files (<ACCESSION>.yaml) found")
+    check_references(cfg, studies)
     return studies
 
 

@@ -11,20 +11,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-SUPPRESSION = {"is_suppressed": int, "suppression_reason": str}
+# Every record table (studies, samples, runs, assemblies, analyses, downloads) carries these:
+# `is_private` and `is_suppressed` come down from the owning study (and, for suppression, from
+# the record itself); `publish` keeps only rows with both 0, then every row whose foreign keys
+# still resolve (link tables, annotations, events).
+VISIBILITY = {
+    "is_private": int,
+    "is_suppressed": int,
+    "suppression_reason": str,
+    "webin_owner": str,
+}
+SUPPRESSION = VISIBILITY  # old name
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: dict[str, type]
-    pk: str
+    pk: str | tuple[str, ...]
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
     indexes: list[list[str]] = field(default_factory=list)
     unique: list[list[str]] = field(default_factory=list)
-    per_study: bool = True  # rows belong to one study (replaced by its load)
+    # How a study's load finds the rows it replaces: "study" = a `study` column; "analysis" =
+    # rows of the study's analyses; None = shared rows (biomes, publications...), upserted only.
+    owner: str | None = "study"
+    without_rowid: bool = False
+
+    @property
+    def per_study(self) -> bool:
+        return self.owner is not None
+
+    @property
+    def pk_columns(self) -> tuple[str, ...]:
+        return (self.pk,) if isinstance(self.pk, str) else self.pk
 
 
 TABLES: dict[str, Table] = {
@@ -32,11 +53,31 @@ TABLES: dict[str, Table] = {
     for t in (
         Table(
             "biomes",
-            {"lineage": str, "name": str, "path": str, "depth": int, "parent": str},
+            {"lineage": str, "biome_name": str, "path": str, "depth": int, "parent": str},
             pk="lineage",
             foreign_keys=[("parent", "biomes", "lineage")],
-            indexes=[["parent"]],
-            per_study=False,
+            indexes=[["parent"], ["path"]],
+            owner=None,
+        ),
+        Table(
+            "publications",
+            {
+                "pubmed_id": int,
+                "title": str,
+                "published_year": int,
+                "doi": str,
+                "authors": str,
+                "metadata": str,
+            },
+            pk="pubmed_id",
+            indexes=[["published_year"]],
+            owner=None,
+        ),
+        Table(
+            "super_studies",
+            {"slug": str, "title": str, "description": str, "logo_url": str},
+            pk="slug",
+            owner=None,
         ),
         Table(
             "studies",
@@ -44,13 +85,17 @@ TABLES: dict[str, Table] = {
                 "accession": str,
                 "id": int,
                 "ena_accession": str,
-                "secondary_accessions": str,
+                "ena_accessions": str,
                 "title": str,
                 "abstract": str,
                 "center_name": str,
+                "metadata": str,
                 "biome": str,
-                "is_private": int,
                 "first_public": str,
+                "features": str,
+                "results_dir": str,
+                "created_at": str,
+                "updated_at": str,
                 "runs_total": int,
                 "runs_eligible": int,
                 "runs_skipped": int,
@@ -58,18 +103,46 @@ TABLES: dict[str, Table] = {
                 "assemblies_completed": int,
                 "analyses_completed": int,
                 "ena_missing_fields": str,
+                **VISIBILITY,
             },
             pk="accession",
             foreign_keys=[("biome", "biomes", "lineage")],
-            indexes=[["ena_accession"], ["biome"], ["center_name"]],
+            indexes=[
+                ["ena_accession"],
+                ["biome"],
+                ["center_name"],
+                ["updated_at"],
+                ["is_private", "is_suppressed"],
+                ["webin_owner"],
+            ],
             unique=[["ena_accession"]],
+        ),
+        Table(
+            "study_publications",
+            {"id": str, "study": str, "publication": int},
+            pk="id",
+            foreign_keys=[
+                ("study", "studies", "accession"),
+                ("publication", "publications", "pubmed_id"),
+            ],
+            indexes=[["study"], ["publication"]],
+        ),
+        Table(
+            "super_study_studies",
+            {"id": str, "super_study": str, "study": str, "is_flagship": int},
+            pk="id",
+            foreign_keys=[
+                ("super_study", "super_studies", "slug"),
+                ("study", "studies", "accession"),
+            ],
+            indexes=[["super_study"], ["study"]],
         ),
         Table(
             "samples",
             {
                 "accession": str,
+                "ena_accessions": str,
                 "secondary_accession": str,
-                "study": str,
                 "title": str,
                 "scientific_name": str,
                 "tax_id": str,
@@ -78,15 +151,34 @@ TABLES: dict[str, Table] = {
                 "collection_date": str,
                 "country": str,
                 "location": str,
+                "depth": str,
+                "temperature": str,
                 "environment_biome": str,
                 "environment_feature": str,
                 "environment_material": str,
+                "host_scientific_name": str,
+                "biome": str,
                 "metadata": str,
-                **SUPPRESSION,
+                "updated_at": str,
+                **VISIBILITY,
             },
             pk="accession",
-            foreign_keys=[("study", "studies", "accession")],
-            indexes=[["study"], ["environment_biome"], ["country"], ["is_suppressed"]],
+            foreign_keys=[("biome", "biomes", "lineage")],
+            indexes=[
+                ["biome"],
+                ["environment_biome"],
+                ["country"],
+                ["updated_at"],
+                ["is_private", "is_suppressed"],
+            ],
+            owner=None,  # shared between studies: see study_samples
+        ),
+        Table(
+            "study_samples",
+            {"id": str, "study": str, "sample": str, **VISIBILITY},
+            pk="id",
+            foreign_keys=[("study", "studies", "accession"), ("sample", "samples", "accession")],
+            indexes=[["study"], ["sample"]],
         ),
         Table(
             "runs",
@@ -95,6 +187,7 @@ TABLES: dict[str, Table] = {
                 "study": str,
                 "sample": str,
                 "experiment_type": str,
+                "experiment_type_label": str,
                 "library_strategy": str,
                 "library_source": str,
                 "library_layout": str,
@@ -103,6 +196,7 @@ TABLES: dict[str, Table] = {
                 "instrument_model": str,
                 "read_count": int,
                 "base_count": int,
+                "fastq": str,
                 "status": str,
                 "status_reason": str,
                 "job_id": str,
@@ -111,8 +205,9 @@ TABLES: dict[str, Table] = {
                 "qc_bases_after": int,
                 "qc_q30_rate": float,
                 "qc_filtered_fraction": float,
-                "fastq": str,
-                **SUPPRESSION,
+                "metadata": str,
+                "updated_at": str,
+                **VISIBILITY,
             },
             pk="accession",
             foreign_keys=[("study", "studies", "accession"), ("sample", "samples", "accession")],
@@ -122,7 +217,7 @@ TABLES: dict[str, Table] = {
                 ["status"],
                 ["library_strategy"],
                 ["experiment_type"],
-                ["is_suppressed"],
+                ["is_private", "is_suppressed"],
             ],
         ),
         Table(
@@ -131,14 +226,17 @@ TABLES: dict[str, Table] = {
                 "accession": str,
                 "id": int,
                 "ena_accession": str,
+                "ena_accessions": str,
                 "run": str,
                 "study": str,
+                "assembly_study": str,
                 "sample": str,
                 "pipeline": str,
                 "assembler": str,
                 "assembler_version": str,
                 "status": str,
                 "status_reason": str,
+                "status_flags": str,
                 "job_id": str,
                 "n_contigs": int,
                 "total_length": int,
@@ -146,7 +244,12 @@ TABLES: dict[str, Table] = {
                 "l50": int,
                 "largest_contig": int,
                 "gc_content": float,
-                **SUPPRESSION,
+                "coverage": float,
+                "coverage_depth": float,
+                "metadata": str,
+                "results_dir": str,
+                "updated_at": str,
+                **VISIBILITY,
             },
             pk="accession",
             foreign_keys=[
@@ -160,9 +263,20 @@ TABLES: dict[str, Table] = {
                 ["study", "status"],
                 ["sample"],
                 ["status"],
-                ["is_suppressed"],
+                ["is_private", "is_suppressed"],
             ],
             unique=[["run", "assembler"]],
+        ),
+        Table(
+            "assembly_runs",
+            {"id": str, "assembly": str, "run": str, "study": str},
+            pk="id",
+            foreign_keys=[
+                ("assembly", "assemblies", "accession"),
+                ("run", "runs", "accession"),
+                ("study", "studies", "accession"),
+            ],
+            indexes=[["assembly"], ["run"], ["study"]],
         ),
         Table(
             "analyses",
@@ -174,16 +288,24 @@ TABLES: dict[str, Table] = {
                 "run": str,
                 "assembly": str,
                 "experiment_type": str,
+                "experiment_type_label": str,
                 "pipeline": str,
+                "pipeline_version": str,
                 "status": str,
                 "status_reason": str,
+                "status_flags": str,
+                "is_ready": int,
                 "job_id": str,
                 "cds_count": int,
                 "rrna_16s": int,
                 "rrna_23s": int,
                 "rrna_5s": int,
                 "rrna_total": int,
-                **SUPPRESSION,
+                "quality_control": str,
+                "metadata": str,
+                "results_dir": str,
+                "updated_at": str,
+                **VISIBILITY,
             },
             pk="accession",
             foreign_keys=[
@@ -200,7 +322,7 @@ TABLES: dict[str, Table] = {
                 ["status"],
                 ["experiment_type"],
                 ["pipeline"],
-                ["is_suppressed"],
+                ["is_ready", "is_private", "is_suppressed"],
             ],
         ),
         Table(
@@ -215,9 +337,13 @@ TABLES: dict[str, Table] = {
                 "file_type": str,
                 "download_type": str,
                 "download_group": str,
-                "description": str,
+                "short_description": str,
+                "long_description": str,
                 "size_bytes": int,
-                **SUPPRESSION,
+                "md5": str,
+                "url": str,
+                "index_files": str,
+                **VISIBILITY,
             },
             pk="id",
             foreign_keys=[
@@ -232,8 +358,27 @@ TABLES: dict[str, Table] = {
                 ["download_group"],
                 ["file_type"],
                 ["download_type"],
-                ["is_suppressed"],
+                ["is_private", "is_suppressed"],
             ],
+        ),
+        Table(
+            # One row per (analysis, annotation type, term); a page of one analysis' annotations
+            # of one type is one range of the primary key.
+            "annotations",
+            {
+                "analysis": str,
+                "type": str,
+                "term": str,
+                "description": str,
+                "organism": str,
+                "lineage": str,
+                "rank": str,
+                "count": int,
+            },
+            pk=("analysis", "type", "term"),
+            foreign_keys=[("analysis", "analyses", "accession")],
+            owner="analysis",
+            without_rowid=True,
         ),
         Table(
             "events",
@@ -258,6 +403,20 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
-# Children after parents (the order inserts need; deletes go the other way).
+# Parents before children (the order inserts need; deletes go the other way).
 ORDER = list(TABLES)
-FTS = {"studies": ["title", "abstract"]}
+# Full-text search (sqlite FTS5, kept by triggers in catalogue.db, rebuilt in public.db).
+FTS = {"studies": ["title", "abstract"], "samples": ["title", "location"]}
+# Tables publish leaves out of public.db: operations only.
+PRIVATE_TABLES = ("events",)
+# Annotation types: MGnify's (the API's `annotation_type`) and those our pipelines add.
+ANNOTATION_TYPES = (
+    "taxonomies__ssu",
+    "taxonomies__lsu",
+    "taxonomies__its_one_db",
+    "taxonomies__unite",
+    "taxonomies__pr2",
+    "taxonomies__dada2_pr2",
+    "taxonomies__dada2_silva",
+    "pfams",
+)
