@@ -93,7 +93,8 @@ def main() -> None:
             con = sqlite3.connect(Path(tmp) / "raw.db")
             for name, table in TABLES.items():
                 cols = ", ".join(f"[{c}]" for c in table.columns)
-                con.execute(f"create table [{name}] ({cols}, primary key ([{table.pk}]))")
+                pk = ", ".join(f"[{c}]" for c in table.pk_columns)
+                con.execute(f"create table [{name}] ({cols}, primary key ({pk}))")
             with con:
                 for rows in rows_by_study:
                     for name, table in TABLES.items():

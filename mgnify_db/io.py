@@ -97,6 +97,27 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
+def md5_cached(path: Path) -> str:
+    """`md5sum(path)`, kept in a hidden sidecar (`.<name>.md5`) keyed by the file's size and
+    mtime: a catalogue load re-reads only files that changed."""
+    path = Path(path)
+    st = path.stat()
+    key = f"{st.st_size} {st.st_mtime_ns}"
+    sidecar = path.with_name(f".{path.name}.md5")
+    try:
+        digest, seen = sidecar.read_text().split("\t")
+        if seen.strip() == key:
+            return digest
+    except (OSError, ValueError):
+        pass
+    digest = md5sum(path)
+    try:
+        write_text_atomic(sidecar, f"{digest}\t{key}\n")
+    except OSError:
+        pass  # a read-only results dir: no cache, same answer
+    return digest
+
+
 def open_text(path: Path, mode: str = "r") -> IO[str]:
     """Open a plain or gzip (by `.gz` suffix) text file."""
     path = Path(path)

@@ -209,9 +209,9 @@ def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None, attem
 # -- catalogue loads (local rules, in the head process) ----------------------------------------
 def load_study(cfg: GlobalConfig, plan: StudyPlan, marker: Path | None) -> dict:
     from .catalogue import load_study as load
-    from .catalogue import open_store
+    from .catalogue.load import open_catalogue
 
-    with open_store(cfg.catalogue_path) as store:
+    with open_catalogue(cfg) as store:
         counts = load(store, Path(cfg.results_dir), cfg, plan)
     if marker is not None:
         write_json(marker, {"study": plan.accession, "rows": counts})
@@ -220,9 +220,9 @@ def load_study(cfg: GlobalConfig, plan: StudyPlan, marker: Path | None) -> dict:
 
 def load_run(cfg: GlobalConfig, plan: StudyPlan, run: str, marker: Path) -> dict:
     from .catalogue import load_run as load
-    from .catalogue import open_store
+    from .catalogue.load import open_catalogue
 
-    with open_store(cfg.catalogue_path) as store:
+    with open_catalogue(cfg) as store:
         counts = load(store, Path(cfg.results_dir), cfg, plan, run)
     write_json(marker, {"study": plan.accession, "run": run, "rows": counts})
     return counts

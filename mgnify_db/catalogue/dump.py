@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from .schema import TABLES
 from .store import CatalogueError, SqliteStore
+
+# Accessions this catalogue allocates (MGYS, MGYA, local assembly ids): anything else is ENA's.
+ALLOCATED = re.compile(r"\b(?:MGYS|MGYA|LZ)\d+\b")
 
 
 def dump(
@@ -14,17 +18,17 @@ def dump(
 ) -> dict[str, list]:
     """Every row, sorted by primary key.
 
-    `canonical`: MGnify and local accessions replaced by the natural keys they were allocated
-    for, and job ids (which say where it ran, not what) dropped, so two catalogues built
-    independently (ids allocated in another order, by another executor) compare equal when they
-    hold the same content.
+    `canonical`: allocated accessions replaced (wherever they appear: columns, ids, URLs, JSON)
+    by the natural keys they were allocated for, and job ids (which say where it ran, not what)
+    dropped, so two catalogues built independently (ids allocated in another order, by another
+    executor) compare equal when they hold the same content.
     """
     out = {}
     for t in tables:
         if t not in TABLES:
             raise CatalogueError(f"no table {t!r} in the catalogue (tables: {', '.join(TABLES)})")
-        pk = TABLES[t].pk
-        out[t] = list(store.query(f"select * from [{t}] order by [{pk}]"))
+        pk = ", ".join(f"[{c}]" for c in TABLES[t].pk_columns)
+        out[t] = list(store.query(f"select * from [{t}] order by {pk}"))
     if not canonical:
         return out
     names: dict[str, str] = {}
@@ -34,18 +38,18 @@ def dump(
         ("analysis", "select accession a, run || '/' || pipeline k from analyses"),
     ):
         names |= {r["a"]: f"<{kind} {r['k']}>" for r in store.query(sql)}
+
+    def name(m: re.Match) -> str:
+        return names.get(m.group(0), m.group(0))
+
     for t, rows in out.items():
         for row in rows:
             if t in ("studies", "analyses", "assemblies"):
                 row.pop("id", None)
             if t != "events":
                 row.pop("job_id", None)
-            for col in ("accession", "study", "assembly", "analysis"):
-                if row.get(col) in names:
-                    row[col] = names[row[col]]
-            if t == "downloads":
-                for acc, name in names.items():
-                    row["alias"] = row["alias"].replace(acc, name)
-                row["id"] = f"{row['analysis'] or row['assembly']}/{row['alias']}"
+            for col, value in row.items():
+                if isinstance(value, str) and ALLOCATED.search(value):
+                    row[col] = ALLOCATED.sub(name, value)
         rows.sort(key=lambda r: json.dumps(r, sort_keys=True, default=str))
     return out

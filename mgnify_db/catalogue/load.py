@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import GlobalConfig, StudyConfig
@@ -13,7 +15,7 @@ from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
 from ..plan import StudyPlan, recorded_plan
 from ..state import run_state
 from .rows import pending_study_rows, run_rows, study_accession, study_rows
-from .store import CatalogueError, SqliteStore, open_store
+from .store import CatalogueError, SchemaMismatch, SqliteStore, open_store
 
 
 def recorded_config(results: Path, cfg: GlobalConfig) -> GlobalConfig:
@@ -67,7 +69,7 @@ def load_run(
 
     def make_rows():
         state = run_state(paths, plan, run, ledger)
-        return run_rows(plan, state, results, ledger, mgys, cfg.memory)
+        return run_rows(plan, state, results, ledger, mgys, cfg)
 
     return counts(store.replace_run(mgys, run, make_rows))
 
@@ -99,3 +101,19 @@ def rebuild(db_path: Path, results: Path, cfg: GlobalConfig, *, allow_empty: boo
     for suffix in ("-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     return totals
+
+
+@contextmanager
+def open_catalogue(cfg: GlobalConfig) -> Iterator[SqliteStore]:
+    """The workflow's catalogue; one made by an older schema is first rebuilt from the files
+    (results are the source of truth, so nothing is lost)."""
+    try:
+        store = SqliteStore(cfg.catalogue_path)
+    except SchemaMismatch as e:
+        print(f"catalogue: {e}; rebuilding it now", flush=True)
+        rebuild(cfg.catalogue_path, Path(cfg.results_dir), cfg, allow_empty=True)
+        store = SqliteStore(cfg.catalogue_path)
+    try:
+        yield store
+    finally:
+        store.close()

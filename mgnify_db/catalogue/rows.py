@@ -1,53 +1,40 @@
 """Catalogue rows from a study's plan, result files and job events: pure, apart from allocation.
 
 `study_rows` gives every row a study owns; `run_rows` the rows of one run. Loading either twice,
-or rebuilding from the files, gives the same rows.
+or rebuilding from the files, gives the same rows. Times (`created_at`, `updated_at`) come from
+the files too (job events, the config history), never from the clock of the load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from ..config import GlobalConfig, StudyConfig
 from ..ids import AccessionKind, Ledger, accession
+from ..io import md5_cached, read_jsonl
 from ..jobs import JobEvent, MemoryPolicy, memory_events, read_events
-from ..models import EXPERIMENT_TYPE_LABELS, Status
-from ..paths import StudyPaths
+from ..models import EXPERIMENT_TYPE_LABELS, ExperimentType, Status
+from ..paths import PATTERNS, StudyPaths
 from ..plan import StudyPlan
 from ..state import RecordState, RunState, study_states
+from .biomes import biome_path, lineage_rows
 from .schema import TABLES
 
 Rows = dict[str, list[dict]]
+
+PIPELINE_VERSION = "V6"  # MGnify's PipelineVersions: the v6 family these analyses belong to
+__all__ = ["biome_path", "biome_rows", "study_rows", "run_rows", "pending_study_rows"]
 
 
 def empty() -> Rows:
     return {t: [] for t in TABLES}
 
 
-def biome_path(lineage: str) -> str:
-    """`root:Host-associated:Human` -> `root.host_associated.human` (MGnify's ltree labels)."""
-    s = lineage.lower().encode("ascii", "ignore").decode().replace(":", ".")
-    s = re.sub(r"[ ()\-]", "_", s)
-    s = re.sub(r"_+", "_", s)
-    s = re.sub(r"[^a-z0-9._]", "", s)
-    return ".".join(part.strip("_") for part in s.split(".")).strip("._")
-
-
 def biome_rows(lineage: str) -> list[dict]:
-    parts = lineage.split(":")
-    return [
-        {
-            "lineage": ":".join(parts[:depth]),
-            "name": parts[depth - 1],
-            "path": biome_path(":".join(parts[:depth])),
-            "depth": depth,
-            "parent": ":".join(parts[: depth - 1]) or None,
-        }
-        for depth in range(1, len(parts) + 1)
-    ]
+    """A lineage and its ancestors as biome rows."""
+    return lineage_rows(lineage)
 
 
 def study_accession(ena_accession: str, ledger: Ledger) -> str:
@@ -55,42 +42,82 @@ def study_accession(ena_accession: str, ledger: Ledger) -> str:
     return accession(AccessionKind.STUDY, ledger.allocate(AccessionKind.STUDY, ena_accession))
 
 
-def _suppression(reason: str | None) -> dict:
-    return {"is_suppressed": int(reason is not None), "suppression_reason": reason}
+def _js(value) -> str | None:
+    """Canonical JSON (sorted keys) of a value; None stays None."""
+    return None if value is None else json.dumps(value, sort_keys=True)
 
 
-def sample_rows(plan: StudyPlan, mgys: str) -> list[dict]:
+def _visibility(config: StudyConfig, reason: str | None) -> dict:
+    """Privacy from the study; suppression from the record itself."""
+    return {
+        "is_private": int(config.is_private),
+        "is_suppressed": int(reason is not None),
+        "suppression_reason": reason,
+        "webin_owner": config.webin_owner,
+    }
+
+
+def _latest(times) -> str | None:
+    times = [t for t in times if t]
+    return max(times) if times else None
+
+
+def _id(*parts: str | None) -> str:
+    return "/".join(str(p) for p in parts)
+
+
+# -- samples ---------------------------------------------------------------------------------
+def sample_rows(plan: StudyPlan, mgys: str) -> tuple[list[dict], list[dict]]:
+    """(samples, study_samples): a sample may be shared with other studies, so the link carries
+    this study's view of it (privacy, withdrawal); the store derives the sample's own flags."""
     withdrawn = [(s, "no longer listed by ENA") for s in plan.metadata.withdrawn_samples]
-    return [
-        {
-            "accession": s.sample_accession,
-            "secondary_accession": s.secondary_sample_accession,
-            "study": mgys,
-            "title": s.sample_title,
-            "scientific_name": s.scientific_name,
-            "tax_id": s.tax_id,
-            "latitude": s.lat,
-            "longitude": s.lon,
-            "collection_date": s.collection_date,
-            "country": s.country,
-            "location": s.location,
-            "environment_biome": s.environment_biome,
-            "environment_feature": s.environment_feature,
-            "environment_material": s.environment_material,
-            "metadata": json.dumps(s.model_dump(exclude_none=True), sort_keys=True),
-            **_suppression(reason),
-        }
-        for s, reason in [(s, None) for s in plan.metadata.samples] + withdrawn
-    ]
+    samples, links = [], []
+    for s, reason in [(s, None) for s in plan.metadata.samples] + withdrawn:
+        samples.append(
+            {
+                "accession": s.sample_accession,
+                "ena_accessions": _js(
+                    [a for a in (s.sample_accession, s.secondary_sample_accession) if a]
+                ),
+                "secondary_accession": s.secondary_sample_accession,
+                "title": s.sample_title,
+                "scientific_name": s.scientific_name,
+                "tax_id": s.tax_id,
+                "latitude": s.lat,
+                "longitude": s.lon,
+                "collection_date": s.collection_date,
+                "country": s.country,
+                "location": s.location,
+                "depth": s.depth,
+                "temperature": s.temperature,
+                "environment_biome": s.environment_biome,
+                "environment_feature": s.environment_feature,
+                "environment_material": s.environment_material,
+                "host_scientific_name": s.host_scientific_name,
+                "biome": plan.config.biome,
+                "metadata": _js(s.model_dump(exclude_none=True)),
+                **_visibility(plan.config, reason),
+            }
+        )
+        links.append(
+            {
+                "id": _id(mgys, s.sample_accession),
+                "study": mgys,
+                "sample": s.sample_accession,
+                **_visibility(plan.config, reason),
+            }
+        )
+    return samples, links
 
 
+# -- events ----------------------------------------------------------------------------------
 def _event_id(e: dict) -> str:
-    fields = ("study", "run", "rule", "event", "attempt", "time", "job_id")
+    fields = ("study", "run", "rule", "event", "attempt", "time", "job_id", "cause")
     key = "|".join(str(e.get(k)) for k in fields)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def event_rows(events: list[JobEvent], mgys: str, run: str, policy: MemoryPolicy) -> list[dict]:
+def event_rows(events: list[JobEvent], mgys: str, run: str | None, policy: MemoryPolicy) -> list:
     rows = []
     for e in events:
         rows.append(
@@ -135,27 +162,187 @@ def event_rows(events: list[JobEvent], mgys: str, run: str, policy: MemoryPolicy
     return rows
 
 
+def change_rows(results: Path, study: str, mgys: str) -> list[dict]:
+    """Operator changes (config edits that changed what the study processes), as events."""
+    from .changes import change_events
+
+    if "config_history" not in PATTERNS:
+        return []
+    path = Path(PATTERNS["config_history"].format(results=results, study=study))
+    rows = []
+    for e in change_events(read_jsonl(path)):
+        row = {k: None for k in TABLES["events"].columns}
+        row.update(e, study=mgys, run=None)  # a run's row may not exist: the run is in message
+        row["id"] = _event_id(row)
+        rows.append(row)
+    return rows
+
+
+def config_times(results: Path, study: str) -> list[str]:
+    if "config_history" not in PATTERNS:
+        return []
+    path = Path(PATTERNS["config_history"].format(results=results, study=study))
+    return [h.get("time") for h in read_jsonl(path)]
+
+
+# -- runs and their records ------------------------------------------------------------------
+def _status_flags(prefix: str, rec: RecordState | None, run: RunState) -> dict:
+    """MGnify's independent status flags (reference §1.9) from our one status."""
+    qc_failed = run.status == Status.QC_FAILED
+    status = rec.status if rec else Status.PENDING
+    flags = {
+        f"{prefix}_started": status in (Status.RUNNING, Status.COMPLETED, Status.FAILED),
+        f"{prefix}_completed": status == Status.COMPLETED,
+        f"{prefix}_failed": status == Status.FAILED,
+        f"{prefix}_blocked": run.status == Status.SKIPPED,
+    }
+    if prefix == "assembly":
+        flags |= {
+            "pre_assembly_qc_failed": qc_failed,
+            "assembly_uploaded": False,
+            "assembly_upload_failed": False,
+            "assembly_upload_blocked": False,
+        }
+    else:
+        flags |= {
+            "analysis_qc_failed": qc_failed,
+            "analysis_annotations_imported": status == Status.COMPLETED,
+        }
+    if status == Status.FAILED and rec is not None:
+        flags[f"{prefix}_failed_reason"] = rec.reason
+    if qc_failed:
+        flags[("pre_assembly" if prefix == "assembly" else prefix) + "_qc_failed_reason"] = (
+            run.reason
+        )
+    if run.status == Status.SKIPPED:
+        flags[f"{prefix}_blocked_reason"] = run.reason
+    return flags
+
+
+def quality_control(qc: dict | None) -> dict | None:
+    """The QC summary in MGnify's shape (fastp's before/after filtering) plus our gate."""
+    if not qc:
+        return None
+    return {
+        "before_filtering": {
+            "total_reads": qc.get("reads_before"),
+            "total_bases": qc.get("bases_before"),
+            "q30_rate": qc.get("q30_rate_before"),
+        },
+        "after_filtering": {
+            "total_reads": qc.get("reads_after"),
+            "total_bases": qc.get("bases_after"),
+            "q30_rate": qc.get("q30_rate_after"),
+            "gc_content": qc.get("gc_content_after"),
+        },
+        "duplication_rate": qc.get("duplication_rate"),
+        "filtered_fraction": qc.get("filtered_fraction"),
+        "passed": qc.get("passed"),
+        "reason": qc.get("reason"),
+        "tool": "fastp",
+        "tool_version": qc.get("tool_version"),
+    }
+
+
+def _annotation_rows(rec: RecordState, paths: StudyPaths, run: str, mgya: str) -> list[dict]:
+    from ..pipelines.annotations import read_annotation_table
+
+    rows: dict[tuple[str, str], dict] = {}
+    for spec in getattr(rec.pipeline, "annotations", ()):
+        path = paths.path(spec.path, run)
+        if not path.exists():
+            continue
+        for r in read_annotation_table(path):
+            key = (spec.type, r["term"])
+            if key in rows:  # one row per term: a repeated term adds up
+                rows[key]["count"] += r["count"] or 0
+                continue
+            rows[key] = {"analysis": mgya, "type": spec.type, **r}
+    return list(rows.values())
+
+
+def _download_rows(
+    rec: RecordState,
+    acc: str,
+    dl,
+    paths: StudyPaths,
+    run: str,
+    mgys: str,
+    config: StudyConfig,
+    files_url: str,
+) -> list[dict]:
+    p = paths.path(dl.path, run)
+    if not p.exists():
+        return []
+    alias = dl.alias.format(run=run, accession=acc)
+    url = f"{files_url.rstrip('/')}/{acc}/{alias}"
+    index_files = [
+        {
+            "index_type": t,
+            "path": f"{paths.rel(dl.path, run)}.{t}",
+            "url": f"{url}.{t}",
+        }
+        for t in getattr(dl, "index_types", ())
+        if Path(f"{p}.{t}").exists()
+    ]
+    is_assembly = dl.owner == AccessionKind.ASSEMBLY
+    return [
+        {
+            "id": _id(acc, alias),
+            "study": mgys,
+            "assembly": acc if is_assembly else None,
+            "analysis": None if is_assembly else acc,
+            "alias": alias,
+            "path": paths.rel(dl.path, run),
+            "file_type": dl.file_type,
+            "download_type": dl.download_type,
+            "download_group": dl.download_group,
+            "short_description": getattr(dl, "short_description", None)
+            or getattr(dl, "description", None),
+            "long_description": getattr(dl, "long_description", None)
+            or getattr(dl, "description", None),
+            "size_bytes": p.stat().st_size,
+            "md5": md5_cached(p),
+            "url": url,
+            "index_files": _js(index_files) if index_files else None,
+            **_visibility(config, rec.suppressed),
+        }
+    ]
+
+
+def _experiment_type(state: RunState) -> ExperimentType | None:
+    return state.decision.experiment_type if state.decision.eligible else None
+
+
 def run_rows(
     plan: StudyPlan,
     state: RunState,
     results: Path,
     ledger: Ledger,
     mgys: str,
-    policy: MemoryPolicy,
+    cfg: GlobalConfig,
 ) -> Rows:
-    """The rows of one run: the run, its assemblies, analyses, downloads and job events."""
+    """The rows of one run: the run, its assemblies (+ their runs), analyses (+ annotations),
+    downloads and job events."""
     out = empty()
+    config = plan.config
     paths = StudyPaths(Path(results), plan.accession)
     d, qc = state.decision, state.qc or {}
     r = plan.runs.get(state.run) or next(
         w for w in plan.metadata.withdrawn_runs if w.run_accession == state.run
     )
+    etype = _experiment_type(state)
+    run_dir = str(Path(paths.rel("qc", state.run)).parent)
+    events_by_rule: dict[str, list[str]] = {}
+    for e in state.events:
+        events_by_rule.setdefault(e.rule, []).append(e.time)
     out["runs"].append(
         {
             "accession": state.run,
             "study": mgys,
             "sample": r.sample_accession,
-            "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type] if d.eligible else None,
+            "experiment_type": str(etype) if etype else None,
+            "experiment_type_label": EXPERIMENT_TYPE_LABELS[etype] if etype else None,
             "library_strategy": r.library_strategy,
             "library_source": r.library_source,
             "library_layout": r.library_layout,
@@ -164,6 +351,7 @@ def run_rows(
             "instrument_model": r.instrument_model,
             "read_count": r.read_count,
             "base_count": r.base_count,
+            "fastq": _js([f.model_dump() for f in r.fastq_files]),
             "status": str(state.status),
             "status_reason": state.reason,
             "job_id": state.job_id,
@@ -172,11 +360,29 @@ def run_rows(
             "qc_bases_after": qc.get("bases_after"),
             "qc_q30_rate": qc.get("q30_rate_after"),
             "qc_filtered_fraction": qc.get("filtered_fraction"),
-            "fastq": json.dumps([f.url for f in r.fastq_files]),
-            **_suppression(state.suppressed),
+            "metadata": _js(
+                {
+                    k: v
+                    for k, v in {
+                        "library_strategy": r.library_strategy,
+                        "library_layout": r.library_layout,
+                        "library_source": r.library_source,
+                        "scientific_name": r.scientific_name,
+                        "host_tax_id": r.host_tax_id,
+                        "host_scientific_name": r.host_scientific_name,
+                        "instrument_platform": r.instrument_platform,
+                        "instrument_model": r.instrument_model,
+                        "fastq_ftps": [f.url for f in r.fastq_files],
+                        "inferred_library_layout": str(d.layout) if d.layout else None,
+                    }.items()
+                    if v not in (None, [])
+                }
+            ),
+            "updated_at": _latest(e.time for e in state.events),
+            **_visibility(config, state.suppressed),
         }
     )
-    out["events"] = event_rows(state.events, mgys, state.run, policy)
+    out["events"] = event_rows(state.events, mgys, state.run, cfg.memory)
     # Allocation in a fixed order (assemblies first) keeps accessions stable across loaders.
     by_pipeline: dict[str, dict[AccessionKind, RecordState]] = {}
     for rec in state.records:
@@ -188,21 +394,44 @@ def run_rows(
             number = ledger.allocate(AccessionKind.ASSEMBLY, asm.key)
             asm_acc = accession(AccessionKind.ASSEMBLY, number)
             spec = asm.pipeline.record(AccessionKind.ASSEMBLY)
+            cols = spec.columns(asm.result or {})
             out["assemblies"].append(
                 {
                     "accession": asm_acc,
                     "id": number,
                     "ena_accession": None,
+                    "ena_accessions": "[]",
                     "run": state.run,
                     "study": mgys,
+                    "assembly_study": mgys,
                     "sample": r.sample_accession,
                     "pipeline": asm.pipeline.name,
                     "assembler": asm.pipeline.tool,
                     "status": str(asm.status),
                     "status_reason": asm.reason,
+                    "status_flags": _js(_status_flags("assembly", asm, state)),
                     "job_id": asm.job_id,
-                    **spec.columns(asm.result or {}),
-                    **_suppression(asm.suppressed),
+                    **cols,
+                    "metadata": _js(
+                        {
+                            k: cols.get(k)
+                            for k in ("coverage", "coverage_depth", "n_contigs")
+                            if cols.get(k) is not None
+                        }
+                    ),
+                    "results_dir": str(Path(paths.rel("assembly", state.run)).parent),
+                    "updated_at": _latest(
+                        t for rl in spec.rules for t in events_by_rule.get(rl, [])
+                    ),
+                    **_visibility(config, asm.suppressed),
+                }
+            )
+            out["assembly_runs"].append(
+                {
+                    "id": _id(asm_acc, state.run),
+                    "assembly": asm_acc,
+                    "run": state.run,
+                    "study": mgys,
                 }
             )
         ana = records.get(AccessionKind.ANALYSIS)
@@ -211,6 +440,8 @@ def run_rows(
             number = ledger.allocate(AccessionKind.ANALYSIS, ana.key)
             mgya = accession(AccessionKind.ANALYSIS, number)
             spec = ana.pipeline.record(AccessionKind.ANALYSIS)
+            # MGnify: an analysis of an assembly is ASSEM; otherwise the run's type
+            a_type = ExperimentType.ASSEMBLY if asm is not None else etype
             out["analyses"].append(
                 {
                     "accession": mgya,
@@ -219,76 +450,143 @@ def run_rows(
                     "sample": r.sample_accession,
                     "run": state.run,
                     "assembly": asm_acc,
-                    "experiment_type": EXPERIMENT_TYPE_LABELS[d.experiment_type]
-                    if d.eligible
-                    else None,
+                    "experiment_type": str(a_type) if a_type else None,
+                    "experiment_type_label": EXPERIMENT_TYPE_LABELS[a_type] if a_type else None,
                     "pipeline": ana.pipeline.name,
+                    "pipeline_version": getattr(ana.pipeline, "version", PIPELINE_VERSION),
                     "status": str(ana.status),
                     "status_reason": ana.reason,
+                    "status_flags": _js(_status_flags("analysis", ana, state)),
+                    "is_ready": int(ana.status == Status.COMPLETED),
                     "job_id": ana.job_id,
                     **spec.columns(ana.result or {}),
-                    **_suppression(ana.suppressed),
+                    "quality_control": _js(quality_control(state.qc)),
+                    "metadata": None,
+                    "results_dir": run_dir,
+                    "updated_at": _latest(
+                        t for rl in spec.rules for t in events_by_rule.get(rl, [])
+                    ),
+                    **_visibility(config, ana.suppressed),
                 }
             )
+            if ana.status == Status.COMPLETED:
+                out["annotations"] += _annotation_rows(ana, paths, state.run, mgya)
         pipeline = (asm or ana).pipeline
         owners = {AccessionKind.ASSEMBLY: (asm, asm_acc), AccessionKind.ANALYSIS: (ana, mgya)}
         for dl in pipeline.downloads:
             rec, acc = owners[dl.owner]
             if rec is None or rec.status != Status.COMPLETED:
                 continue
-            p = paths.path(dl.path, state.run)
-            if not p.exists():
-                continue
-            alias = dl.alias.format(run=state.run, accession=acc)
-            out["downloads"].append(
-                {
-                    "id": f"{acc}/{alias}",
-                    "study": mgys,
-                    "assembly": acc if dl.owner == AccessionKind.ASSEMBLY else None,
-                    "analysis": acc if dl.owner == AccessionKind.ANALYSIS else None,
-                    "alias": alias,
-                    "path": paths.rel(dl.path, state.run),
-                    "file_type": dl.file_type,
-                    "download_type": dl.download_type,
-                    "download_group": dl.download_group,
-                    "description": dl.description,
-                    "size_bytes": p.stat().st_size,
-                    **_suppression(rec.suppressed),
-                }
+            out["downloads"] += _download_rows(
+                rec, acc, dl, paths, state.run, mgys, config, cfg.publish.files_url
             )
     return out
 
 
-def study_row(plan: StudyPlan, mgys: str) -> dict:
+# -- the study ---------------------------------------------------------------------------------
+STUDY_METADATA_KEYS = (
+    "study_title",
+    "study_description",
+    "center_name",
+    "secondary_study_accession",
+    "study_name",
+)
+
+
+def study_row(plan: StudyPlan, mgys: str, created_at: str | None) -> dict:
     ena = plan.metadata.study
     missing = plan.metadata.missing_fields
+    record = ena.model_dump(exclude_none=True)
+    # MGnify's five keys first (always present), then the rest of ENA's record
+    metadata = {k: record.get(k) for k in STUDY_METADATA_KEYS} | record
     return {
         "accession": mgys,
         "id": int(mgys[4:]),
         "ena_accession": ena.accession,
-        "secondary_accessions": json.dumps(ena.secondary_accessions),
+        "ena_accessions": _js([ena.accession, *ena.secondary_accessions]),
         "title": ena.study_title,
         "abstract": ena.study_description,
         "center_name": ena.center_name,
+        "metadata": _js(metadata),
         "biome": plan.config.biome,
-        "is_private": int(plan.config.is_private),
         "first_public": ena.first_public,
-        "ena_missing_fields": json.dumps(missing) if missing else None,
+        "results_dir": f"studies/{plan.accession}",
+        "created_at": created_at,
+        "ena_missing_fields": _js(missing) if missing else None,
+        **_visibility(plan.config, None),
     }
+
+
+def publication_rows(config: StudyConfig, cfg: GlobalConfig, mgys: str) -> tuple[list, list]:
+    pubs, links = [], []
+    for pmid in config.publications:
+        p = cfg.publications.get(pmid)
+        if p is None:
+            continue  # config check names it; a load never fails on it
+        meta = p.model_dump(exclude_none=True, exclude={"title", "published_year"})
+        pubs.append(
+            {
+                "pubmed_id": pmid,
+                "title": p.title,
+                "published_year": p.published_year,
+                "doi": p.doi,
+                "authors": p.authors,
+                "metadata": _js(meta),
+            }
+        )
+        links.append({"id": _id(mgys, pmid), "study": mgys, "publication": pmid})
+    return pubs, links
+
+
+def super_study_rows(config: StudyConfig, cfg: GlobalConfig, mgys: str) -> tuple[list, list]:
+    rows, links = [], []
+    for slug, s in sorted(cfg.super_studies.items()):
+        flagship = config.accession in s.flagship_studies
+        if slug not in config.super_studies and not flagship:
+            continue
+        rows.append(
+            {"slug": slug, "title": s.title, "description": s.description, "logo_url": s.logo_url}
+        )
+        links.append(
+            {
+                "id": _id(slug, mgys),
+                "super_study": slug,
+                "study": mgys,
+                "is_flagship": int(flagship),
+            }
+        )
+    return rows, links
+
+
+def _study_common(config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: str) -> Rows:
+    """Rows every study has, fetched from ENA or not: biomes, publications, super studies,
+    study-level job events and operator changes."""
+    out = empty()
+    out["biomes"] = biome_rows(config.biome)
+    out["publications"], out["study_publications"] = publication_rows(config, cfg, mgys)
+    out["super_studies"], out["super_study_studies"] = super_study_rows(config, cfg, mgys)
+    study_jobs = StudyPaths(Path(results), config.accession).path("study_jobs")
+    events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
+    out["events"] = event_rows(events, mgys, None, cfg.memory)
+    out["events"] += change_rows(results, config.accession, mgys)
+    return out
+
+
+def _created_at(results: Path, study: str, events: list[dict]) -> str | None:
+    """When the study was first recorded: its first config record, else its first event."""
+    return _latest([min(config_times(results, study), default=None)]) or min(
+        (e["time"] for e in events if e.get("time")), default=None
+    )
 
 
 def study_rows(plan: StudyPlan, results: Path, ledger: Ledger, cfg: GlobalConfig) -> Rows:
     """Every row the study owns, from its plan, files and ledger."""
     mgys = study_accession(plan.accession, ledger)
-    out = empty()
-    out["biomes"] = biome_rows(plan.config.biome)
-    out["studies"] = [study_row(plan, mgys)]
-    out["samples"] = sample_rows(plan, mgys)
-    study_jobs = StudyPaths(Path(results), plan.accession).path("study_jobs")
-    study_events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
-    out["events"] += event_rows(study_events, mgys, None, cfg.memory)
+    out = _study_common(plan.config, results, cfg, mgys)
+    out["studies"] = [study_row(plan, mgys, _created_at(results, plan.accession, out["events"]))]
+    out["samples"], out["study_samples"] = sample_rows(plan, mgys)
     for state in study_states(results, plan, ledger):
-        for table, rows in run_rows(plan, state, results, ledger, mgys, cfg.memory).items():
+        for table, rows in run_rows(plan, state, results, ledger, mgys, cfg).items():
             out[table] += rows
     return out
 
@@ -299,19 +597,16 @@ def pending_study_rows(
     """The rows of a study whose ENA metadata could not be fetched yet: a stub study row (no
     title) and its `ena_metadata` events, so that the failure shows in the catalogue."""
     mgys = study_accession(config.accession, ledger)
-    out = empty()
-    out["biomes"] = biome_rows(config.biome)
+    out = _study_common(config, results, cfg, mgys)
     out["studies"] = [
         {
             "accession": mgys,
             "id": int(mgys[4:]),
             "ena_accession": config.accession,
-            "secondary_accessions": "[]",
+            "ena_accessions": _js([config.accession]),
             "biome": config.biome,
-            "is_private": int(config.is_private),
+            "created_at": _created_at(results, config.accession, out["events"]),
+            **_visibility(config, None),
         }
     ]
-    study_jobs = StudyPaths(Path(results), config.accession).path("study_jobs")
-    events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
-    out["events"] = event_rows(events, mgys, None, cfg.memory)
     return out

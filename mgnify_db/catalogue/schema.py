@@ -420,3 +420,25 @@ ANNOTATION_TYPES = (
     "taxonomies__dada2_silva",
     "pfams",
 )
+
+SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL"}
+
+
+def ddl(t: Table) -> str:
+    """SQLite's CREATE TABLE for a table (PostgreSQL's will come from the same description)."""
+    cols = [f"[{c}] {SQL_TYPES[tp]}" for c, tp in t.columns.items()]
+    pk = ", ".join(f"[{c}]" for c in t.pk_columns)
+    parts = [*cols, f"PRIMARY KEY ({pk})"]
+    parts += [f"FOREIGN KEY([{c}]) REFERENCES [{o}]([{oc}])" for c, o, oc in t.foreign_keys]
+    tail = " WITHOUT ROWID" if t.without_rowid else ""
+    return f"CREATE TABLE IF NOT EXISTS [{t.name}] (\n  " + ",\n  ".join(parts) + f"\n){tail}"
+
+
+def index_ddl(t: Table) -> list[str]:
+    out = []
+    for cols in t.indexes:
+        name = f"idx_{t.name}_" + "_".join(cols)
+        unique = "UNIQUE " if cols in t.unique else ""
+        col_sql = ", ".join(f"[{c}]" for c in cols)
+        out.append(f"CREATE {unique}INDEX IF NOT EXISTS [{name}] ON [{t.name}] ({col_sql})")
+    return out

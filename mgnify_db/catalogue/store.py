@@ -9,19 +9,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
 import sqlite_utils
 
 from ..models import Status
-from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES
+from .biomes import biome_tree
+from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, ddl, index_ddl
 
 Rows = dict[str, list[dict]]
 
 
 class CatalogueError(RuntimeError):
     """The catalogue cannot be used (missing, not a catalogue, read-only...): one line."""
+
+
+class SchemaMismatch(CatalogueError):
+    """The catalogue file was made by another schema version (rebuild it from the files)."""
 
 
 class Store(Protocol):
@@ -54,21 +60,29 @@ class SqliteStore:
     def ensure_schema(self) -> None:
         db = self.db
         if db["studies"].exists():
+            version = next(
+                iter(db.execute("SELECT value FROM _meta WHERE key = 'schema_version'")), [None]
+            )[0]
+            if str(version) != str(SCHEMA_VERSION):
+                raise SchemaMismatch(
+                    f"{self.path}: catalogue schema v{version}, this version of mgnify-db needs"
+                    f" v{SCHEMA_VERSION}: run `mgnify-db catalogue rebuild` (the catalogue is"
+                    " rebuilt from the result files)"
+                )
             return
         db.enable_wal()
         with db.atomic():
             for t in TABLES.values():
-                db[t.name].create(
-                    t.columns, pk=t.pk, foreign_keys=t.foreign_keys, if_not_exists=True
-                )
-                for cols in t.indexes:
-                    db[t.name].create_index(cols, unique=cols in t.unique, if_not_exists=True)
+                db.execute(ddl(t))
+                for sql in index_ddl(t):
+                    db.execute(sql)
             for table, cols in FTS.items():
                 db[table].enable_fts(cols, create_triggers=True, tokenize="porter")
             db.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute(
                 "INSERT OR REPLACE INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
+            self._upsert("biomes", biome_tree())
 
     # -- writes ---------------------------------------------------------------------------
     def _upsert(self, table: str, rows: list[dict]) -> None:
@@ -79,12 +93,23 @@ class SqliteStore:
         t = TABLES[table]
         cols = list(t.columns)
         names = ", ".join(f"[{c}]" for c in cols)
-        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols if c != t.pk)
+        pk = ", ".join(f"[{c}]" for c in t.pk_columns)
+        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols if c not in t.pk_columns)
         sql = (
             f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT([{t.pk}]) DO UPDATE SET {updates}"
+            f"ON CONFLICT({pk}) DO UPDATE SET {updates}"
         )
         self.db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
+
+    def _insert(self, table: str, rows: list[dict]) -> None:
+        """Plain inserts (rows just deleted): the fast path for big tables (annotations)."""
+        if not rows:
+            return
+        cols = list(TABLES[table].columns)
+        names = ", ".join(f"[{c}]" for c in cols)
+        sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))})"
+        get = itemgetter(*cols)
+        self.db.conn.executemany(sql, map(get, rows))
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -99,45 +124,69 @@ class SqliteStore:
             raise
         conn.execute("COMMIT")
 
+    def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
+        """Delete the rows of `tables` (children first) matching `where` on their owner."""
+        for table in reversed(ORDER):
+            if table not in tables:
+                continue
+            t = TABLES[table]
+            if t.owner == "analysis":
+                self.db.execute(
+                    f"DELETE FROM [{table}] WHERE analysis IN"
+                    f" (SELECT accession FROM analyses WHERE {where})",
+                    params,
+                )
+            elif t.owner == "study":
+                self.db.execute(f"DELETE FROM [{table}] WHERE {where}", params)
+
+    def _write_rows(self, rows: Rows, tables: Iterable[str]) -> None:
+        for table in ORDER:
+            if table not in tables:
+                continue
+            if table == "annotations":
+                self._insert(table, rows[table])
+            else:
+                self._upsert(table, rows[table])
+
     def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
         """The study's rows become exactly `make_rows()` (called under the write lock)."""
         with self._write():
             rows = make_rows()
-            self._upsert("biomes", rows["biomes"])
-            self._upsert("studies", rows["studies"])
-            # Samples are upserted, never deleted: ENA's withdrawn ones stay in ena.json, and a
-            # sample may be shared with another study's runs.
-            for table in reversed(ORDER):
-                if table not in ("biomes", "studies", "samples"):
-                    self.db.execute(f"DELETE FROM [{table}] WHERE study = ?", [study])
-            for table in ORDER:
-                if table not in ("biomes", "studies"):
-                    self._upsert(table, rows[table])
-            self._refresh_counts(study)
+            shared = [t for t in ORDER if not TABLES[t].per_study]
+            self._write_rows(rows, [*shared, "studies"])
+            # Shared rows (biomes, publications, super studies, samples) are upserted, never
+            # deleted: a sample may be shared with another study; ENA's withdrawn ones stay.
+            owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
+            self._delete_owned("study = :study", {"study": study}, owned)
+            self._write_rows(rows, owned)
+            self._refresh_study(study)
+            self._refresh_samples(study)
             self._prune_biomes()
         return rows
 
     def replace_run(self, study: str, run: str, make_rows: Callable[[], Rows]) -> Rows:
-        """One run's rows (the run, its assemblies, analyses, downloads, events) become exactly
-        `make_rows()` (called under the write lock)."""
+        """One run's rows (the run, its assemblies, analyses, annotations, downloads, events)
+        become exactly `make_rows()` (called under the write lock)."""
         with self._write():
             rows = make_rows()
-            for sql in (
+            params = {"run": run, "study": study}
+            self.db.execute(
                 "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
                 " FROM analyses WHERE run = :run AND study = :study) OR assembly IN (SELECT"
                 " accession FROM assemblies WHERE run = :run AND study = :study))",
-                "DELETE FROM events WHERE run = :run AND study = :study",
-                "DELETE FROM analyses WHERE run = :run AND study = :study",
-                "DELETE FROM assemblies WHERE run = :run AND study = :study",
-            ):
-                self.db.execute(sql, {"run": run, "study": study})
-            for table in ORDER:
-                if table not in ("biomes", "studies", "samples"):
-                    self._upsert(table, rows[table])
-            self._refresh_counts(study)
+                params,
+            )
+            self._delete_owned(
+                "run = :run AND study = :study",
+                params,
+                ["annotations", "events", "analyses", "assembly_runs", "assemblies"],
+            )
+            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")])
+            self._refresh_study(study)
         return rows
 
-    def _refresh_counts(self, study: str) -> None:
+    def _refresh_study(self, study: str) -> None:
+        """A study's counts, `updated_at` and features, from its rows."""
         self.db.execute(
             """update studies set
                  runs_total = (select count(*) from runs where study = :s),
@@ -149,7 +198,14 @@ class SqliteStore:
                  assemblies_completed = (select count(*) from assemblies where study = :s
                                          and status = :done and not is_suppressed),
                  analyses_completed = (select count(*) from analyses where study = :s
-                                       and status = :done and not is_suppressed)
+                                       and status = :done and not is_suppressed),
+                 updated_at = coalesce((select max(time) from events where study = :s),
+                                       created_at),
+                 features = json_object(
+                   'has_v6_analyses', json((select case when count(*) then 'true' else 'false'
+                     end from analyses where study = :s and is_ready and not is_suppressed
+                     and pipeline_version like 'V6%')),
+                   'has_prev6_analyses', json('false'))
                where accession = :s""",
             {
                 "s": study,
@@ -159,10 +215,36 @@ class SqliteStore:
             },
         )
 
+    def _refresh_samples(self, study: str) -> None:
+        """A sample's visibility over all the studies that list it: public if any public study
+        lists it as current; suppressed only if every study has it withdrawn."""
+        self.db.execute(
+            """update samples set
+                 is_private = (select min(is_private) from study_samples l
+                               where l.sample = samples.accession and not l.is_suppressed),
+                 is_suppressed = (select min(is_suppressed) from study_samples l
+                                  where l.sample = samples.accession),
+                 suppression_reason = (select max(suppression_reason) from study_samples l
+                                       where l.sample = samples.accession
+                                       having min(is_suppressed) = 1),
+                 webin_owner = (select max(webin_owner) from study_samples l
+                                where l.sample = samples.accession)
+               where accession in (select sample from study_samples where study = :s)""",
+            {"s": study},
+        )
+        # a withdrawn-everywhere sample keeps the privacy of its studies
+        self.db.execute(
+            """update samples set is_private = (select min(is_private) from study_samples l
+                                                where l.sample = samples.accession)
+               where is_private is null
+                 and accession in (select sample from study_samples where study = :s)""",
+            {"s": study},
+        )
+
     def _prune_biomes(self) -> None:
-        """Biomes are the lineages (and their ancestors) of current studies, nothing else."""
+        """Biomes are MGnify's shipped tree plus the lineages (and ancestors) studies use."""
         used = {r["biome"] for r in self.db.query("select distinct biome from studies")}
-        keep = set()
+        keep = {r["lineage"] for r in biome_tree()}
         for lineage in filter(None, used):
             parts = lineage.split(":")
             keep |= {":".join(parts[:i]) for i in range(1, len(parts) + 1)}

@@ -10,6 +10,7 @@ from support import finish_run, make_study, set_study_config
 from mgnify_db.catalogue import CatalogueError, biome_path, biome_rows, dump, open_store, rebuild
 from mgnify_db.catalogue import load_run as _load_run
 from mgnify_db.catalogue import load_study as _load_study
+from mgnify_db.catalogue.biomes import biome_tree
 from mgnify_db.config import GlobalConfig
 from mgnify_db.io import append_jsonl
 from mgnify_db.jobs import reconcile_slurm
@@ -151,11 +152,15 @@ def test_a_config_edit_suppresses_what_it_no_longer_includes(results, store, tmp
         1,
         1,
     )
-    assert {b["lineage"] for b in after["biomes"]} == {
-        "root",
-        "root:Engineered",
-        "root:Engineered:Wastewater",
-    }
+    # the shipped tree stays; a lineage outside it lives only while a study uses it
+    tree = {b["lineage"] for b in biome_tree()}
+    assert {b["lineage"] for b in after["biomes"]} == tree
+    set_study_config(paths, biome="root:Engineered:Wastewater:Made up branch")
+    load(store, results, "PRJEB1")
+    grown = {b["lineage"] for b in dump(store)["biomes"]}
+    assert grown == tree | {"root:Engineered:Wastewater:Made up branch"}
+    set_study_config(paths, biome="root:Engineered:Wastewater")
+    load(store, results, "PRJEB1")
     rebuilt = tmp_path / "rebuilt.db"
     rebuild(rebuilt, results, CFG)
     with open_store(rebuilt) as again:
@@ -233,8 +238,8 @@ def test_fts_search(results, store):
     make_study(results, "PRJEB1", 1)
     load(store, results, "PRJEB1")
     assert [r["ena_accession"] for r in store.db["studies"].search("ocean")] == ["PRJEB1"]
-    (study,) = rows(store, "select secondary_accessions from studies")
-    assert json.loads(study["secondary_accessions"]) == ["ERP1"]
+    (study,) = rows(store, "select ena_accessions from studies")
+    assert json.loads(study["ena_accessions"]) == ["PRJEB1", "ERP1"]
 
 
 def test_canonical_dump_ignores_allocation_order(results, tmp_path):

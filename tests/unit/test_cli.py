@@ -262,7 +262,9 @@ def test_rebuild_into_a_read_only_directory_is_one_line(tmp_path, catalogue, res
 
 def test_dump_of_an_unknown_table_is_one_line(catalogue):
     res = invoke("catalogue", "dump", "--db", catalogue, "--table", "nosuch")
-    assert one_error(res).startswith("no table 'nosuch' in the catalogue (tables: biomes, studies")
+    assert one_error(res).startswith(
+        "no table 'nosuch' in the catalogue (tables: biomes, publications"
+    )
     res = invoke("catalogue", "dump", "--db", catalogue, "--table", "run")
     assert one_error(res).startswith("no table 'run' in the catalogue (did you mean runs? tables:")
     res = invoke("catalogue", "dump", "--db", catalogue, "--table", "runs")

@@ -202,7 +202,11 @@ def test_duplicate_yaml_keys_are_an_error_naming_key_and_lines(tmp_path):
 def test_true_is_not_a_number_in_a_study(tmp_path, text, expected):
     path = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\n" + text)
     assert expected in one_error(load_study, path)
-    ok = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nis_private: true\n")
+    ok = write(
+        tmp_path,
+        "PRJEB1.yaml",
+        "accession: PRJEB1\nbiome: root\nis_private: true\nwebin_owner: Webin-1\n",
+    )
     assert load_study(ok).is_private is True
 
 
@@ -275,3 +279,36 @@ def test_cli_check_reports_a_binary_study_file_in_one_line(tmp_path):
     assert res.output.splitlines() == [
         f"error: {studies / 'PRJEB1.yaml'}: not UTF-8 text (byte 0xff at offset 0; a binary file?)"
     ]
+
+
+def test_a_private_study_needs_its_webin_owner(tmp_path):
+    path = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nis_private: true\n")
+    assert one_error(load_study, path).endswith(
+        "PRJEB1.yaml: webin_owner: required when is_private is true"
+    )
+    ok = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nwebin_owner: WEBIN-7\n")
+    assert load_study(ok).webin_owner == "Webin-7"
+    bad = write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\nwebin_owner: me\n")
+    assert "webin_owner: 'me' is not a Webin account" in one_error(load_study, bad)
+
+
+def test_publications_and_super_studies_must_be_described(tmp_path):
+    from mgnify_db.config import GlobalConfig, check_references
+
+    cfg = GlobalConfig(
+        studies_dir=str(tmp_path),
+        publications={123: {"title": "A paper", "published_year": 2024}},
+        super_studies={"ocean-atlas": {"title": "Ocean atlas"}},
+    )
+    study = load_study(
+        write(tmp_path, "PRJEB1.yaml", "accession: PRJEB1\nbiome: root\npublications: [123]\n")
+    )
+    check_references(cfg, {"PRJEB1": study})
+    for text, expected in (
+        ("publications: [9]", "publications: 9 is not described in config.yaml publications:"),
+        ("super_studies: [ocean-atlass]", "(did you mean ocean-atlas?)"),
+    ):
+        study = load_study(
+            write(tmp_path, "PRJEB1.yaml", f"accession: PRJEB1\nbiome: root\n{text}\n")
+        )
+        assert expected in one_error(check_references, cfg, {"PRJEB1": study})
