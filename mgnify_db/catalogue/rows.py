@@ -112,7 +112,7 @@ def sample_rows(plan: StudyPlan, mgys: str) -> tuple[list[dict], list[dict]]:
 
 # -- events ----------------------------------------------------------------------------------
 def _event_id(e: dict) -> str:
-    fields = ("study", "run", "rule", "event", "attempt", "time", "job_id", "cause")
+    fields = ("study", "run", "rule", "event", "attempt", "time", "job_id", "cause", "message")
     key = "|".join(str(e.get(k)) for k in fields)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -166,21 +166,18 @@ def change_rows(results: Path, study: str, mgys: str) -> list[dict]:
     """Operator changes (config edits that changed what the study processes), as events."""
     from .changes import change_events
 
-    if "config_history" not in PATTERNS:
-        return []
     path = Path(PATTERNS["config_history"].format(results=results, study=study))
     rows = []
     for e in change_events(read_jsonl(path)):
         row = {k: None for k in TABLES["events"].columns}
-        row.update(e, study=mgys, run=None)  # a run's row may not exist: the run is in message
+        # `run` stays empty: an excluded run's row may not exist; the message names it
+        row.update({k: v for k, v in e.items() if k != "run"}, study=mgys, run=None)
         row["id"] = _event_id(row)
         rows.append(row)
     return rows
 
 
 def config_times(results: Path, study: str) -> list[str]:
-    if "config_history" not in PATTERNS:
-        return []
     path = Path(PATTERNS["config_history"].format(results=results, study=study))
     return [h.get("time") for h in read_jsonl(path)]
 
