@@ -15,6 +15,7 @@ RUN = STUDY + "/runs/{run}"
 PATTERNS: dict[str, str] = {
     # study level
     "study_config": STUDY + "/study.json",
+    "config_history": STUDY + "/config_history.jsonl",  # every recorded config, appended
     # the config of a study whose ENA metadata could not be fetched yet (its catalogue stub)
     "pending_config": STUDY + "/study.pending.json",
     "ena": STUDY + "/ena.json",
@@ -34,6 +35,8 @@ PATTERNS: dict[str, str] = {
     "cds_counts": RUN + "/analysis/cds.json",
     "rrna_gff": RUN + "/analysis/rrna.gff",
     "rrna_counts": RUN + "/analysis/rrna.json",
+    # annotation tables (mgnify_db.pipelines.annotations): bgzipped TSV, index = path + ".gzi"
+    "rrna_annotations": RUN + "/analysis/rrna_annotations.tsv.gz",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",

@@ -20,8 +20,11 @@ from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
 from .io import read_json, write_json
 from .jobs import Job, record
+from .paths import PATTERNS
+from .pipelines.annotations import write_annotation_table
+from .pipelines.assembly import rrna_annotations
 from .tools import attempt_dir, publish_dir
-from .tools.barrnap import run_barrnap
+from .tools.barrnap import parse_barrnap_gff, rrna_kinds, run_barrnap
 from .tools.fastp import run_fastp
 from .tools.megahit import AssemblyStats, run_megahit
 from .tools.pyrodigal import predict_cds
@@ -81,8 +84,18 @@ def _write_gated(reason: str, *outputs: Path) -> None:
             out.write_text("")
 
 
-def study_config(*, study: StudyConfig, out: Path) -> None:
-    write_json(out, study.model_dump(mode="json"))
+def study_config(*, study: StudyConfig, out: Path, history: Path | None = None) -> None:
+    """Record the study's config (study.json) and, when it differs from the last one recorded,
+    append it to `history` (default: PATTERNS' `config_history` beside `out`), never rewritten:
+    the catalogue's operator-change events come from it."""
+    from .catalogue.changes import record_config  # not for every step: the catalogue is big
+
+    config = study.model_dump(mode="json")
+    write_json(out, config)
+    if history is None:
+        history = out.with_name(Path(PATTERNS["config_history"]).name)
+    if record_config(history, config):
+        log.info("%s: config recorded in %s", study.accession, history)
 
 
 def ena_metadata(*, cfg: GlobalConfig, study: str, out: Path, job: Job) -> StudyMetadata:
@@ -205,15 +218,23 @@ def analysis_rrna(
     threads: int,
     log_file: Path,
     job: Job,
+    annotations: Path | None = None,
 ) -> dict[str, int]:
+    """barrnap's rRNA genes (GFF), their counts (JSON) and the `rrnas` annotation table
+    (`annotations`, with its .gzi; default: PATTERNS' `rrna_annotations` beside `counts`)."""
+    if annotations is None:
+        annotations = counts.with_name(Path(PATTERNS["rrna_annotations"]).name)
     if reason := _gate(assembly):
         _write_gated(reason, gff, counts)
+        write_annotation_table(annotations, [], log=log_file)
         return {}
     p = cfg.tools.barrnap
     with record(job) as extra:
         found = run_barrnap(
             contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue, log=log_file
         )
+        kinds = rrna_kinds(parse_barrnap_gff(gff))
+        write_annotation_table(annotations, rrna_annotations(kinds), log=log_file)
         write_json(counts, found)
         extra["message"] = json.dumps(found, sort_keys=True)
     return found

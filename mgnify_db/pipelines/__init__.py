@@ -3,7 +3,8 @@
 A pipeline is what a study asks for in `analyses:`. Its entry says everything the rest of the
 package needs to know about it: its rules (with default resources), which result file completes
 each of its catalogue records, the job events that make those records running or failed, its
-download files and the catalogue columns it fills. Adding a pipeline: docs/adding-a-pipeline.md.
+download files, its annotation tables and the catalogue columns it fills. Adding a pipeline:
+docs/adding-a-pipeline.md.
 """
 
 from __future__ import annotations
@@ -25,17 +26,91 @@ class RuleSpec:
     binaries: tuple[str, ...] = ()  # programs it runs (checked on PATH before the first job)
 
 
+# MGnify's values (reference: emgapi-v2 §1.11); a Download outside them is an error.
+FILE_TYPES = ("fasta", "tsv", "biom", "csv", "json", "svg", "tree", "html", "gff", "other")
+DOWNLOAD_TYPES = (
+    "Coding Sequences",
+    "Sequence data",
+    "Quality control",
+    "Functional analysis",
+    "Taxonomic analysis",
+    "Statistics",
+    "non-coding RNAs",
+    "Genome analysis",
+    "Analysis RO Crate",
+    "Other",
+)
+# The first part of MGnify's dotted download groups (e.g. `functional_annotation.pfams`).
+DOWNLOAD_GROUP_ROOTS = (
+    "taxonomies",
+    "asv",
+    "quality_control",
+    "primer_identification",
+    "functional_annotation",
+    "pathways_and_systems",
+    "coding_sequences",
+    "taxonomy",
+    "annotation_summary",
+    "virify",
+    "mobilome_annotation_pipeline",
+    "study_summary",
+    "catalogue",
+    "all",
+)
+INDEX_TYPES = ("fai", "gzi", "csi")
+
+
 @dataclass(frozen=True)
 class Download:
-    """A result file offered for download, owned by one record of a pipeline."""
+    """A result file offered for download, owned by one record of a pipeline.
+
+    Its index files (`index_types`) sit beside it: index path = the file's path + "." + type.
+    """
 
     owner: AccessionKind  # ASSEMBLY or ANALYSIS
     path: str  # name in mgnify_db.paths.PATTERNS
     alias: str  # file name for users; {run} and {accession} are filled in
-    file_type: str
-    download_type: str
-    download_group: str
-    description: str
+    file_type: str  # one of FILE_TYPES
+    download_type: str  # one of DOWNLOAD_TYPES
+    download_group: str  # MGnify's dotted group (first part in DOWNLOAD_GROUP_ROOTS)
+    short_description: str
+    long_description: str = ""  # "" = the short description
+    index_types: tuple[str, ...] = ()  # among INDEX_TYPES
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.file_type not in FILE_TYPES:
+            problems.append(f"file_type {self.file_type!r} not in {FILE_TYPES}")
+        if self.download_type not in DOWNLOAD_TYPES:
+            problems.append(f"download_type {self.download_type!r} not in {DOWNLOAD_TYPES}")
+        if self.download_group.split(".")[0] not in DOWNLOAD_GROUP_ROOTS:
+            problems.append(f"download_group {self.download_group!r} is not one of MGnify's")
+        if bad := [t for t in self.index_types if t not in INDEX_TYPES]:
+            problems.append(f"index_types {bad} not in {INDEX_TYPES}")
+        if problems:
+            raise ValueError(f"download {self.path}: " + "; ".join(problems))
+        if not self.long_description:
+            object.__setattr__(self, "long_description", self.short_description)
+
+    @property
+    def description(self) -> str:
+        """Old name of `short_description`."""
+        return self.short_description
+
+    def index_files(self, path: str) -> list[tuple[str, str]]:
+        """(index path, index type) of each index of the file at `path` (relative or not)."""
+        return [(f"{path}.{t}", t) for t in self.index_types]
+
+
+@dataclass(frozen=True)
+class AnnotationSpec:
+    """An annotation table a pipeline writes per run, owned by its ANALYSIS record.
+
+    The table's format: mgnify_db.pipelines.annotations (read_annotation_table).
+    """
+
+    type: str  # the catalogue's annotation type (the `annotations.type` column)
+    path: str  # name in mgnify_db.paths.PATTERNS of the table (`.tsv.gz`, with `.gzi`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +133,8 @@ class Pipeline:
     records: tuple[RecordSpec, ...]
     targets: tuple[str, ...]  # path names a run's catalogue load waits for
     downloads: tuple[Download, ...] = field(default_factory=tuple)
+    # annotation tables of the run's analysis (the ANALYSIS record owns them)
+    annotations: tuple[AnnotationSpec, ...] = field(default_factory=tuple)
     tool: str = ""  # assembler name, for assembly records
 
     def record(self, kind: AccessionKind) -> RecordSpec | None:
@@ -75,10 +152,30 @@ RUN_RULES: dict[str, RuleSpec] = {
 }
 
 
+def check_pipeline(p: Pipeline) -> None:
+    """Raise ValueError if the entry names a path that does not exist, or repeats an alias or
+    an annotation type."""
+    from ..paths import PATTERNS
+
+    named = [*p.targets, *(d.path for d in p.downloads), *(a.path for a in p.annotations)]
+    named += [name for r in p.records for name in r.results]
+    problems = [f"unknown path {n!r}" for n in dict.fromkeys(named) if n not in PATTERNS]
+    for what, values in (
+        ("download alias", [(d.owner, d.alias) for d in p.downloads]),
+        ("annotation type", [a.type for a in p.annotations]),
+    ):
+        problems += [f"{what} {v!r} repeated" for v in dict.fromkeys(values) if values.count(v) > 1]
+    if problems:
+        raise ValueError(f"pipeline {p.name}: " + "; ".join(problems))
+
+
 def _registry() -> dict[str, Pipeline]:
     from .assembly import PIPELINE as assembly
 
-    return {p.name: p for p in (assembly,)}
+    pipelines = (assembly,)
+    for p in pipelines:
+        check_pipeline(p)
+    return {p.name: p for p in pipelines}
 
 
 PIPELINES: dict[str, Pipeline] = _registry()
@@ -99,3 +196,13 @@ def all_rules() -> dict[str, RuleSpec]:
     for p in PIPELINES.values():
         out |= p.rules
     return out
+
+
+def annotation_types() -> tuple[str, ...]:
+    """Every annotation type the catalogue can hold: MGnify's, then each pipeline's own."""
+    from ..catalogue.schema import ANNOTATION_TYPES
+
+    types = dict.fromkeys(ANNOTATION_TYPES)
+    for p in PIPELINES.values():
+        types |= dict.fromkeys(a.type for a in p.annotations)
+    return tuple(types)

@@ -1,18 +1,25 @@
 """The assembly pipeline: MEGAHIT per run, then CDS (pyrodigal) and rRNA (barrnap) analysis.
 
 Rules in workflow/rules/assembly.smk and analysis.smk; steps in mgnify_db.steps; tools in
-mgnify_db.tools.{megahit,pyrodigal,barrnap}.
+mgnify_db.tools.{megahit,pyrodigal,barrnap,bgzip}. Its annotations: `rrnas` (one row per kind
+of rRNA gene barrnap found).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
 from ..ids import AccessionKind
 from ..tools import pyrodigal as pyrodigal_tool
-from ..tools.barrnap import barrnap_version
+from ..tools.barrnap import RrnaKind, barrnap_version
 from ..tools.megahit import AssemblyStats
-from . import Download, Pipeline, RecordSpec, RuleSpec
+from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec
+from .annotations import AnnotationRow
+
+# The annotation type of the rRNA genes table (the catalogue's `annotations.type`).
+RRNA_ANNOTATION_TYPE = "rrnas"
 
 ASSEMBLY_COLUMNS = ("n_contigs", "total_length", "n50", "l50", "largest_contig", "gc_content")
 ANALYSIS_COLUMNS = ("cds_count", "rrna_16s", "rrna_23s", "rrna_5s", "rrna_total")
@@ -81,6 +88,12 @@ def analysis_columns(results: dict[str, dict]) -> dict:
     return {k: getattr(summary, k) for k in ANALYSIS_COLUMNS}
 
 
+def rrna_annotations(kinds: Iterable[RrnaKind]) -> list[AnnotationRow]:
+    """The `rrnas` annotation rows: per kind of rRNA gene, barrnap's name as the term (e.g.
+    `16S_rRNA`), its product as the description (`16S ribosomal RNA`), the genes found."""
+    return [AnnotationRow(term=k.name, description=k.product or None, count=k.count) for k in kinds]
+
+
 PIPELINE = Pipeline(
     name="assembly",
     description="MEGAHIT assembly per run; CDS (pyrodigal) and rRNA genes (barrnap) on its contigs",
@@ -91,7 +104,7 @@ PIPELINE = Pipeline(
         ),
         "analysis_cds": RuleSpec(mem_mb=1000, runtime=240, threads="cds"),
         "analysis_rrna": RuleSpec(
-            mem_mb=1000, runtime=240, threads="rrna", binaries=("barrnap", "nhmmer")
+            mem_mb=1000, runtime=240, threads="rrna", binaries=("barrnap", "nhmmer", "bgzip")
         ),
     },
     records=(
@@ -112,52 +125,71 @@ PIPELINE = Pipeline(
             columns=lambda r: analysis_columns(r),
         ),
     ),
-    targets=("assembly", "cds_counts", "rrna_counts"),
+    # the rRNA table too: a results dir from before it existed gets it (analysis_rrna reruns)
+    targets=("assembly", "cds_counts", "rrna_counts", "rrna_annotations"),
     downloads=(
         Download(
             AccessionKind.ASSEMBLY,
             "contigs",
             "{run}_contigs.fa.gz",
-            "fasta",
-            "Sequence data",
-            "assembly",
-            "Contigs (MEGAHIT)",
+            file_type="fasta",
+            download_type="Sequence data",
+            download_group="quality_control",
+            short_description="Contigs (MEGAHIT)",
+            long_description="Contigs assembled by MEGAHIT from the run's QC-filtered reads",
         ),
         Download(
             AccessionKind.ANALYSIS,
             "fastp_html",
             "{run}_fastp.html",
-            "html",
-            "Quality control",
-            "quality_control",
-            "fastp QC report",
+            file_type="html",
+            download_type="Quality control",
+            download_group="quality_control",
+            short_description="fastp QC report",
+            long_description="fastp report of the read quality control before the assembly",
         ),
         Download(
             AccessionKind.ANALYSIS,
             "cds_faa",
             "{accession}_cds.faa",
-            "fasta",
-            "Coding Sequences",
-            "coding_sequences",
-            "Predicted proteins (pyrodigal, metagenome mode)",
+            file_type="fasta",
+            download_type="Coding Sequences",
+            download_group="coding_sequences",
+            short_description="Predicted CDS proteins",
+            long_description="Proteins of the CDS predicted by pyrodigal (metagenome mode)",
         ),
         Download(
             AccessionKind.ANALYSIS,
             "cds_gff",
             "{accession}_cds.gff",
-            "gff",
-            "Coding Sequences",
-            "coding_sequences",
-            "Predicted CDS (GFF3)",
+            file_type="gff",
+            download_type="Coding Sequences",
+            download_group="coding_sequences",
+            short_description="Predicted CDS",
+            long_description="CDS predicted by pyrodigal (metagenome mode) on the contigs, GFF3",
         ),
         Download(
             AccessionKind.ANALYSIS,
             "rrna_gff",
             "{accession}_rrna.gff",
-            "gff",
-            "non-coding RNAs",
-            "rrna",
-            "rRNA genes (barrnap, GFF3)",
+            file_type="gff",
+            download_type="non-coding RNAs",
+            download_group="taxonomy",
+            short_description="rRNA genes",
+            long_description="rRNA genes found by barrnap on the contigs "
+            "(overlapping hits of its kingdom models merged), GFF3",
+        ),
+        Download(
+            AccessionKind.ANALYSIS,
+            "rrna_annotations",
+            "{accession}_rrna_summary.tsv.gz",
+            file_type="tsv",
+            download_type="non-coding RNAs",
+            download_group="taxonomy",
+            short_description="rRNA gene counts",
+            long_description="Table with the number of rRNA genes of each kind found by barrnap",
+            index_types=("gzi",),
         ),
     ),
+    annotations=(AnnotationSpec(type=RRNA_ANNOTATION_TYPE, path="rrna_annotations"),),
 )

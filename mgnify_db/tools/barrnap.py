@@ -44,6 +44,12 @@ class RrnaHit(BaseModel):
     def partial(self) -> bool:
         return "(partial)" in self.attributes
 
+    @property
+    def product(self) -> str:
+        """barrnap's product attribute without its `(partial)` mark, e.g. `16S ribosomal RNA`."""
+        match = re.search(r"(?:^|;)product=([^;]+)", self.attributes)
+        return match.group(1).replace("(partial)", "").strip() if match else ""
+
     def gff_line(self) -> str:
         attrs = self.attributes
         if self.kingdom and "kingdom=" not in attrs:
@@ -106,6 +112,31 @@ def rrna_counts(hits: Iterable[RrnaHit]) -> dict[str, int]:
     for hit in hits:
         counts[hit.key] = counts.get(hit.key, 0) + 1
     return dict(sorted(counts.items()))
+
+
+class RrnaKind(BaseModel):
+    """One kind of rRNA gene found, and how many times."""
+
+    name: str  # barrnap's Name, e.g. `16S_rRNA`
+    product: str  # e.g. `16S ribosomal RNA` (partial genes are counted with whole ones)
+    count: int
+
+
+def rrna_kinds(hits: Iterable[RrnaHit]) -> list[RrnaKind]:
+    """One entry per rRNA kind (barrnap's Name) among `hits`, most frequent first, then by name.
+
+    Count the merged hits (merge_rrna_hits) for genes; per kind they match rrna_counts.
+    """
+    counts: dict[str, int] = {}
+    products: dict[str, str] = {}
+    for hit in hits:
+        counts[hit.name] = counts.get(hit.name, 0) + 1
+        if not products.get(hit.name):
+            products[hit.name] = hit.product
+    return [
+        RrnaKind(name=name, product=products[name], count=n)
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def _plain_fasta(contigs: Path, tmp_dir: Path) -> Path | None:

@@ -17,6 +17,7 @@ from mgnify_db.tools.barrnap import (
     merge_rrna_hits,
     parse_barrnap_gff,
     rrna_counts,
+    rrna_kinds,
     run_barrnap,
 )
 
@@ -48,6 +49,24 @@ def test_parse_merge_and_count_barrnap_hits(tmp_path):
         ("c0", 73, "rRNA_5S"),
     ]
     assert rrna_counts(merged) == {"rRNA_16S": 1, "rRNA_5S": 1, "rRNA_5_8S": 1}
+
+
+def test_rrna_kinds_name_product_and_count(tmp_path):
+    gff = tmp_path / "bac.gff"
+    gff.write_text(BARRNAP_GFF)
+    hits = parse_barrnap_gff(gff)
+    assert [h.product for h in hits][1:3] == ["16S ribosomal RNA", "18S ribosomal RNA"]
+    kinds = rrna_kinds(hits)  # unmerged: both 16S hits count; partial ones count too
+    assert [(k.name, k.product, k.count) for k in kinds] == [
+        ("16S_rRNA", "16S ribosomal RNA", 2),
+        ("18S_rRNA", "18S ribosomal RNA", 1),
+        ("5S_rRNA", "5S ribosomal RNA", 1),
+        ("5_8S_rRNA", "5.8S ribosomal RNA", 1),
+    ]
+    merged = merge_rrna_hits(hits)
+    by_key = rrna_counts(merged)
+    assert {f"rRNA_{k.name.removesuffix('_rRNA')}": k.count for k in rrna_kinds(merged)} == by_key
+    assert rrna_kinds([]) == []
 
 
 def test_merge_prefers_longer_hit_on_equal_evalue():
@@ -109,6 +128,8 @@ def test_run_barrnap_finds_real_16s(rrna_contigs, tmp_path, where):
         assert hits[seqid].kingdom in {"bac", "arc"}
     assert log.read_text().count("$ barrnap") == 2
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
+    kinds = rrna_kinds(parse_barrnap_gff(gff))
+    assert [(k.name, k.product, k.count) for k in kinds] == [("16S_rRNA", "16S ribosomal RNA", 2)]
 
 
 def test_run_barrnap_empty_input_skips_tool(tmp_path):

@@ -1,5 +1,6 @@
 # Assembly analysis (pipeline `assembly`): CDS (pyrodigal) and rRNA genes (barrnap). The analysis
 # is complete with both counts; its catalogue row is derived from them (mgnify_db/pipelines).
+# analysis_rrna also writes the `rrnas` annotation table (bgzipped TSV and its .gzi index).
 
 
 rule analysis_cds:
@@ -34,6 +35,8 @@ rule analysis_rrna:
     output:
         gff=P("rrna_gff"),
         counts=P("rrna_counts"),
+        annotations=P("rrna_annotations"),
+        annotations_gzi=P("rrna_annotations") + ".gzi",
     params:
         jobs=JOBS("analysis_rrna"),
     log:

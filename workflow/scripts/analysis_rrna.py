@@ -12,6 +12,7 @@ run_step(
     contigs=Path(snakemake.input.contigs),
     gff=Path(snakemake.output.gff),
     counts=Path(snakemake.output.counts),
+    annotations=Path(snakemake.output.annotations),
     threads=snakemake.threads,
     log_file=Path(snakemake.log[0]),
     job=Job.of(snakemake),
