@@ -24,7 +24,6 @@ from .schema import TABLES
 
 Rows = dict[str, list[dict]]
 
-PIPELINE_VERSION = "V6"  # MGnify's PipelineVersions: the v6 family these analyses belong to
 __all__ = ["biome_path", "biome_rows", "study_rows", "run_rows", "pending_study_rows"]
 
 
@@ -245,7 +244,7 @@ def _annotation_rows(rec: RecordState, paths: StudyPaths, run: str, mgya: str) -
     from ..pipelines.annotations import read_annotation_table
 
     rows: dict[tuple[str, str], dict] = {}
-    for spec in getattr(rec.pipeline, "annotations", ()):
+    for spec in rec.pipeline.annotations:
         path = paths.path(spec.path, run)
         if not path.exists():
             continue
@@ -279,7 +278,7 @@ def _download_rows(
             "path": f"{paths.rel(dl.path, run)}.{t}",
             "url": f"{url}.{t}",
         }
-        for t in getattr(dl, "index_types", ())
+        for t in dl.index_types
         if Path(f"{p}.{t}").exists()
     ]
     is_assembly = dl.owner == AccessionKind.ASSEMBLY
@@ -294,10 +293,8 @@ def _download_rows(
             "file_type": dl.file_type,
             "download_type": dl.download_type,
             "download_group": dl.download_group,
-            "short_description": getattr(dl, "short_description", None)
-            or getattr(dl, "description", None),
-            "long_description": getattr(dl, "long_description", None)
-            or getattr(dl, "description", None),
+            "short_description": dl.short_description,
+            "long_description": dl.long_description,
             "size_bytes": p.stat().st_size,
             "md5": md5_cached(p),
             "url": url,
@@ -450,7 +447,7 @@ def run_rows(
                     "experiment_type": str(a_type) if a_type else None,
                     "experiment_type_label": EXPERIMENT_TYPE_LABELS[a_type] if a_type else None,
                     "pipeline": ana.pipeline.name,
-                    "pipeline_version": getattr(ana.pipeline, "version", PIPELINE_VERSION),
+                    "pipeline_version": ana.pipeline.version,
                     "status": str(ana.status),
                     "status_reason": ana.reason,
                     "status_flags": _js(_status_flags("analysis", ana, state)),

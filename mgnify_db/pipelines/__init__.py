@@ -136,6 +136,8 @@ class Pipeline:
     # annotation tables of the run's analysis (the ANALYSIS record owns them)
     annotations: tuple[AnnotationSpec, ...] = field(default_factory=tuple)
     tool: str = ""  # assembler name, for assembly records
+    # MGnify's pipeline version its analyses are filed under (the API's PipelineVersions)
+    version: str = "V6"
 
     def record(self, kind: AccessionKind) -> RecordSpec | None:
         return next((r for r in self.records if r.kind == kind), None)

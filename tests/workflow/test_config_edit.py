@@ -42,6 +42,7 @@ def test_exclude_a_run_change_the_biome_set_a_sample_limit(demo_run, mirror, tmp
         (study,) = store.query("select * from studies")
         biomes = {b["lineage"] for b in store.query("select * from biomes")}
         downloads = list(store.query("select * from downloads"))
+        changes = list(store.query("select * from events where event = 'config_changed'"))
     assert runs["ERR0000001"]["status"] == "skipped"
     assert runs["ERR0000001"]["status_reason"] == "in exclude_runs"
     limited = [r for r in runs.values() if r["status_reason"] == "beyond sample_limit 2"]
@@ -58,6 +59,12 @@ def test_exclude_a_run_change_the_biome_set_a_sample_limit(demo_run, mirror, tmp
     assert (study["analyses_completed"], study["assemblies_completed"]) == (1, 1)
     assert study["biome"] == "root:Engineered:Bioreactor"
     assert {"root", "root:Engineered", "root:Engineered:Bioreactor"} <= biomes
+    # the edit is recorded as operator changes, each with its time and cause
+    causes = {(c["cause"], c["message"]) for c in changes}
+    assert ("run_excluded", "run ERR0000001 excluded") in causes
+    assert any(c == "biome_changed" and "root:Engineered:Bioreactor" in m for c, m in causes)
+    assert any(c == "sample_limit_changed" for c, _ in causes)
+    assert all(c["time"] and c["rule"] == "study_config" for c in changes)
     suppressed = {d["analysis"] or d["assembly"] for d in downloads if d["is_suppressed"]}
     assert suppressed >= {analyses["ERR0000001"]["accession"]}
 
