@@ -392,6 +392,42 @@ def catalogue_status(db_path: Path):
         fail(sqlite_problem(db_path, e))
 
 
+@catalogue.command("publish")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="global config: where the catalogue and public.db are",
+)
+@click.option("--db", "db_path", type=click.Path(path_type=Path), help="[default: the config's]")
+@click.option(
+    "--public", "public_db", type=click.Path(path_type=Path), help="[default: the config's]"
+)
+def catalogue_publish(config_path: Path, db_path: Path | None, public_db: Path | None):
+    """Write public.db: the catalogue's public, unsuppressed records only, full-text indexes
+    rebuilt, vacuumed (no private byte inside); swapped in atomically (`serve` follows it).
+
+    \b
+    Example:
+        mgnify-db catalogue publish --config config/config.yaml
+    """
+    from .catalogue.publish import PublishError, publish
+
+    cfg = _global(config_path)
+    db_path = db_path or cfg.catalogue_path
+    public_db = public_db or Path(cfg.publish.public_db)
+    check_catalogue(db_path)
+    try:
+        counts = publish(db_path, public_db)
+    except PublishError as e:
+        fail(str(e))
+    except sqlite3.Error as e:
+        fail(sqlite_problem(db_path, e))
+    click.echo(json.dumps(counts))
+
+
 # --- ENA ----------------------------------------------------------------------------------------
 @cli.group()
 def ena():
@@ -431,22 +467,85 @@ def timings(results: Path):
 
 # --- Datasette --------------------------------------------------------------------------------
 @cli.command()
-@click.argument("db_path", type=click.Path(path_type=Path), default=Path("results/catalogue.db"))
+@click.argument("db_path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="global config: catalogue, publish.public_db, results_dir, link lifetime",
+)
+@click.option(
+    "--public",
+    "public_db",
+    type=click.Path(path_type=Path),
+    help="public database [default: public.db beside DB_PATH, else the config's]",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(path_type=Path),
+    help="results dir files are served from [default: DB_PATH's dir, else the config's]",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, type=int, show_default=True, envvar="MGNIFY_PORT")
 @click.option("--metadata", type=click.Path(exists=True, path_type=Path), default=METADATA)
-def serve(db_path: Path, host: str, port: int, metadata: Path):
-    """Publish the catalogue with Datasette until Ctrl-C.
+def serve(
+    db_path: Path | None,
+    config_path: Path,
+    public_db: Path | None,
+    results_dir: Path | None,
+    host: str,
+    port: int,
+    metadata: Path,
+):
+    """Serve public.db to everyone and the catalogue to curators, with Datasette, until Ctrl-C.
 
-    A `catalogue rebuild` meanwhile is served from the next request on (the plugin
-    mgnify_db.web.plugin, registered with Datasette through the package's entry point).
+    DB_PATH is the catalogue [default: the config's `catalogue`]. public.db is published first
+    when it is missing or older than the catalogue. Curators send `Authorization: Bearer
+    <token>`, the tokens being those of MGNIFY_CURATOR_TOKEN (comma-separated) in this
+    command's environment; MGNIFY_FILES_SECRET enables signed links to private files
+    (/files/<owner>/<alias>?sign=1). A `catalogue rebuild` or `publish` meanwhile is served
+    from the next request on (the plugin mgnify_db.web.plugin, registered with Datasette
+    through the package's entry point).
     """
-    check_catalogue(db_path)
-    args = datasette_args(db_path, host, port, metadata)
+    from .catalogue.publish import PublishError, is_stale, publish
+    from .web.auth import TOKEN_ENV, curator_tokens
+    from .web.files import LIFETIME_ENV, RESULTS_ENV
+
+    cfg = _global(config_path)
+    catalogue_db = db_path or cfg.catalogue_path
+    near = db_path.parent if db_path else None
+    public_db = public_db or (near / "public.db" if near else Path(cfg.publish.public_db))
+    results_dir = results_dir or near or Path(cfg.results_dir)
+    check_catalogue(catalogue_db)
+    # Datasette names a database after its file, and the catalogue's access rule (metadata
+    # `databases: catalogue: allow`) is on that name: another name would serve it to anyone.
+    for path, name in ((catalogue_db, "catalogue"), (public_db, "public")):
+        if path.stem != name:
+            fail(
+                f"{path}: served databases are named after their files: this one must be {name}.db"
+            )
+    if is_stale(catalogue_db, public_db):
+        try:
+            counts = publish(catalogue_db, public_db)
+        except PublishError as e:
+            fail(str(e))
+        click.echo(f"published {public_db}: {json.dumps(counts)}", err=True)
+    if not curator_tokens():
+        click.echo(f"note: {TOKEN_ENV} is not set: nobody can see the catalogue database", err=True)
+    os.environ[RESULTS_ENV] = str(results_dir.resolve())
+    os.environ[LIFETIME_ENV] = str(cfg.publish.link_lifetime_seconds)
+    args = datasette_args(catalogue_db, host, port, metadata, public_db=public_db)
     os.execvp(args[0], args)
 
 
-def datasette_args(db_path: Path, host: str, port: int, metadata: Path = METADATA) -> list[str]:
+def datasette_args(
+    db_path: Path, host: str, port: int, metadata: Path = METADATA, public_db: Path | None = None
+) -> list[str]:
+    """`datasette serve` of the catalogue (then public.db): both mutable, so that the plugin
+    follows a rebuilt or re-published file."""
     # suggest_facets costs ~0.5 s per page on large tables (measured); facets are configured.
     return [
         sys.executable,
@@ -454,6 +553,7 @@ def datasette_args(db_path: Path, host: str, port: int, metadata: Path = METADAT
         "datasette",
         "serve",
         str(db_path),
+        *([str(public_db)] if public_db else []),
         "--host",
         host,
         "--port",

@@ -355,3 +355,16 @@ def uses_conda(workflow) -> bool:
     """Whether the workflow deploys tools itself (then PATH need not have them)."""
     methods = getattr(getattr(workflow, "deployment_settings", None), "deployment_method", ())
     return any(str(m).lower().endswith("conda") for m in methods or ())
+
+
+# -- publish (local rule, after every load) ----------------------------------------------------
+def publish(cfg: GlobalConfig, log: Path | None = None) -> dict:
+    """Write public.db (`cfg.publish.public_db`) from the catalogue: its public, unsuppressed
+    records only, swapped in atomically (a running `mgnify-db serve` follows it). The rows of
+    each table go to `log`."""
+    from .catalogue.publish import publish as publish_db
+
+    counts = publish_db(cfg.catalogue_path, Path(cfg.publish.public_db))
+    if log is not None:
+        write_text_atomic(log, json.dumps({"public_db": cfg.publish.public_db, "rows": counts}))
+    return counts

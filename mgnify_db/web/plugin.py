@@ -1,4 +1,6 @@
-"""Datasette plugin: keep serving the newest catalogue file after `mgnify-db catalogue rebuild`.
+"""Datasette plugin: keep serving the newest catalogue file after `mgnify-db catalogue rebuild`
+(and the newest public.db after a publish); curators by bearer token (`auth.py`); result files
+and public.db downloads (`files.py`).
 
 `rebuild` swaps a new file in by rename. Datasette opens a database file once and keeps a
 connection per thread, so it would go on serving the old, unlinked file. With this plugin every
@@ -23,6 +25,9 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.database import Database
+
+from .auth import actor_for
+from .files import routes as file_routes
 
 FileIdentity = tuple[int, int]
 # Per thread: database -> (file identity, connection). Keyed by the object (not its name) so
@@ -108,3 +113,16 @@ def asgi_wrapper(datasette: Any) -> Callable:
         return following
 
     return wrap
+
+
+@hookimpl
+def actor_from_request(datasette: Any, request: Any) -> dict | None:
+    """A curator: `Authorization: Bearer <token>` with a token of `MGNIFY_CURATOR_TOKEN`."""
+    return actor_for(request.headers.get("authorization"))
+
+
+@hookimpl
+def register_routes(datasette: Any) -> list:
+    """`/files/<owner>/<alias>` (result files, private ones to curators and signed links) and
+    `/public.db` (the published database file)."""
+    return file_routes()

@@ -31,3 +31,21 @@ rule catalogue_load_run:
         catalogue=1,
     run:
         smk.load_run(CFG, PLANS[wildcards.study], wildcards.run, Path(output[0]))
+
+
+# public.db: the catalogue's public, unsuppressed records only, written once every load of this
+# invocation is done (its inputs are the load markers the `all` target collects) and swapped in
+# atomically. The onsuccess/onerror handlers never wait for it: after a failure the catalogue is
+# reloaded there and `mgnify-db serve` publishes again, as public.db is then older.
+rule catalogue_publish:
+    input:
+        all_loaded,
+    output:
+        CFG.publish.public_db,
+    log:
+        f"{RESULTS}/logs/catalogue_publish.log",
+    localrule: True
+    resources:
+        catalogue=1,
+    run:
+        smk.publish(CFG, Path(log[0]))

@@ -1,0 +1,157 @@
+"""`public.db`: the catalogue's public, unsuppressed records and nothing else.
+
+Datasette serves public.db to everyone (SQL included) and catalogue.db only to curators
+(`../../docs/glossary.md`, notes/datasette.md: table-level rules are no privacy boundary, a
+separate file is). So public.db must hold no private byte: it is a copy of the catalogue from
+which, in one transaction, every private or suppressed record is deleted, then every row whose
+foreign key no longer resolves (link tables, annotations, downloads of gone records), then every
+sample no remaining record refers to; operations-only tables are dropped; the full-text indexes
+are rebuilt from what is left and the file is vacuumed (no free page keeps deleted text). The new
+file replaces the old one by rename: a server reading public.db (the plugin follows renames)
+never sees a half-written file.
+
+Set-based SQL throughout: a catalogue with a million annotation rows publishes in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from .schema import FTS, ORDER, PRIVATE_TABLES, TABLES
+
+FLAGS = ("is_private", "is_suppressed")
+# Samples are shared between studies (owner None): one is public only while a public record
+# (a study link, a run, an assembly, an analysis) refers to it.
+SAMPLE_REFERENCES = tuple(
+    (t.name, col)
+    for t in TABLES.values()
+    for col, other, _ in t.foreign_keys
+    if other == "samples" and t.name != "samples"
+)
+
+
+class PublishError(RuntimeError):
+    """public.db could not be written (the old one, if any, is left as it was): one line."""
+
+
+def publish(catalogue_db: Path, public_db: Path) -> dict[str, int]:
+    """Write `public_db` from `catalogue_db` (read only, a consistent snapshot even while loads
+    write); swap it in atomically. Returns the rows of each table in public.db."""
+    catalogue_db, public_db = Path(catalogue_db), Path(public_db)
+    if not catalogue_db.is_file():
+        raise PublishError(f"{catalogue_db}: no catalogue here (run the workflow or rebuild)")
+    public_db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = public_db.with_name(f".{public_db.name}.{os.getpid()}.publish")
+    _remove(tmp)
+    try:
+        src = sqlite3.connect(f"{catalogue_db.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            src.execute("PRAGMA busy_timeout = 30000")
+            src.execute("VACUUM INTO ?", [str(tmp)])
+        finally:
+            src.close()
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            counts = _strip(conn)
+        finally:
+            conn.close()
+        tmp.replace(public_db)
+    except sqlite3.Error as e:
+        _remove(tmp)
+        raise PublishError(f"{public_db}: not published, left as it was: {e}") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+    for suffix in ("-wal", "-shm", "-journal"):  # a stale one would be applied to the new file
+        Path(f"{public_db}{suffix}").unlink(missing_ok=True)
+    return counts
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")}
+
+
+def _strip(conn: sqlite3.Connection) -> dict[str, int]:
+    """Make the copy public (see the module's docstring); its row counts."""
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA foreign_keys = OFF")  # we delete parents before their children
+    conn.execute("PRAGMA secure_delete = ON")  # deleted content is zeroed, not left in pages
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = [t for t in ORDER if t in present and t not in PRIVATE_TABLES]
+    conn.execute("BEGIN")
+    for table in PRIVATE_TABLES:
+        for trigger in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [table]
+        ).fetchall():
+            conn.execute(f"DROP TRIGGER [{trigger[0]}]")
+        conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+    if "_meta" in present:
+        conn.execute("DELETE FROM _meta WHERE key != 'schema_version'")
+
+    # 1. records that are private or suppressed (a missing flag counts as set: fail closed)
+    changed: set[str] = set()
+    for table in tables:
+        if set(FLAGS) <= _columns(conn, table):
+            cur = conn.execute(
+                f"DELETE FROM [{table}] WHERE is_private IS NOT 0 OR is_suppressed IS NOT 0"
+            )
+            if cur.rowcount:
+                changed.add(table)
+    # 2. rows referring to a deleted row, until nothing changes; 3. unreferenced samples
+    _cascade(conn, tables, changed)
+    if "samples" in tables:
+        refs = [(t, c) for t, c in SAMPLE_REFERENCES if t in tables]
+        unreferenced = " AND ".join(
+            f"NOT EXISTS (SELECT 1 FROM [{t}] r WHERE r.[{c}] = samples.accession)" for t, c in refs
+        )
+        cur = conn.execute(f"DELETE FROM samples WHERE {unreferenced or '1'}")
+        if cur.rowcount:
+            _cascade(conn, tables, {"samples"})
+    # 4. full-text indexes from what is left (external content: the index is rebuilt, not
+    # edited, so no deleted term survives in it)
+    for table in FTS:
+        fts = f"{table}_fts"
+        if fts in present:
+            conn.execute(f"INSERT INTO [{fts}]([{fts}]) VALUES('rebuild')")
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.execute("VACUUM")
+    return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+
+
+def _cascade(conn: sqlite3.Connection, tables: list[str], changed: set[str]) -> None:
+    """Delete rows whose non-null foreign key points at a missing row, following the deletions
+    (only foreign keys into a table that changed are checked again) until none is left."""
+    dirty = set(changed)
+    while dirty:
+        now: set[str] = set()
+        for table in tables:
+            for col, other, other_col in TABLES[table].foreign_keys:
+                if other not in dirty and other not in now:
+                    continue
+                cur = conn.execute(
+                    f"DELETE FROM [{table}] WHERE [{col}] IS NOT NULL AND NOT EXISTS "
+                    f"(SELECT 1 FROM [{other}] p WHERE p.[{other_col}] = [{table}].[{col}])"
+                )
+                if cur.rowcount:
+                    now.add(table)
+        dirty = now
+
+
+def is_stale(catalogue_db: Path, public_db: Path) -> bool:
+    """True when `public_db` is missing or older than the catalogue (its WAL file included:
+    SQLite writes there first)."""
+    public_db, catalogue_db = Path(public_db), Path(catalogue_db)
+    if not public_db.is_file():
+        return True
+    written = [
+        p.stat().st_mtime_ns for p in (catalogue_db, Path(f"{catalogue_db}-wal")) if p.exists()
+    ]
+    return public_db.stat().st_mtime_ns < max(written, default=0)
