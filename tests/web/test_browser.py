@@ -32,7 +32,7 @@ def page(site):
 def test_runs_page_with_status_facet(site, page, tmp_path):
     from playwright.sync_api import expect
 
-    page.goto(f"{site}/catalogue/runs", wait_until="networkidle")
+    page.goto(f"{site}/public/runs", wait_until="networkidle")
     expect(page.locator("h1")).to_contain_text("runs")
     expect(page.locator(".facet-info")).not_to_have_count(0)
     page.locator(".facet-info[data-column=status] a", has_text="qc_failed").click()
@@ -47,10 +47,10 @@ def test_runs_page_with_status_facet(site, page, tmp_path):
 def test_study_search_and_descriptions(site, page):
     from playwright.sync_api import expect
 
-    page.goto(f"{site}/catalogue/studies?_search=mock", wait_until="networkidle")
+    page.goto(f"{site}/public/studies?_search=mock", wait_until="networkidle")
     expect(page.locator("h3").first).to_contain_text('1 row where search matches "mock"')
     expect(page.locator("td.col-accession")).to_have_text(["MGYS00000001"])
     # the table description from the metadata is shown
     expect(page.locator(".metadata-description")).to_contain_text("MGYS accession")
-    page.goto(f"{site}/catalogue/analyses", wait_until="networkidle")
+    page.goto(f"{site}/public/analyses", wait_until="networkidle")
     expect(page.locator("td.col-accession")).to_have_count(3)

@@ -37,18 +37,22 @@ def test_plugin_is_registered_through_the_entry_point():
     assert pm.is_registered(plugin), "pip install -e . --no-deps registers the entry point"
 
 
+CURATOR = {"Authorization": "Bearer test-token"}
+
+
 async def studies_served(ds, requests: int = 8) -> set[str]:
     """ENA accessions in /catalogue/studies.json, over enough requests to use every SQL thread."""
     seen = set()
     for _ in range(requests):
-        response = await ds.client.get("/catalogue/studies.json?_shape=array")
+        response = await ds.client.get("/catalogue/studies.json?_shape=array", headers=CURATOR)
         assert response.status_code == 200, response.text
         seen |= {row["ena_accession"] for row in response.json()}
     return seen
 
 
 @pytest.mark.parametrize("threads", [3, 0], ids=["threaded", "non-threaded"])
-def test_datasette_serves_the_catalogue_rebuild_swapped_in(tmp_path, threads):
+def test_datasette_serves_the_catalogue_rebuild_swapped_in(tmp_path, threads, monkeypatch):
+    monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", "test-token")
     from datasette.app import Datasette
 
     pm, plugin = datasette_plugin()
@@ -66,10 +70,12 @@ def test_datasette_serves_the_catalogue_rebuild_swapped_in(tmp_path, threads):
         rebuild(db, make_results(tmp_path / "b", "PRJEB2"), GlobalConfig())
         assert db.stat().st_ino != inode  # replaced by rename, not rewritten
         assert await studies_served(ds) == {"PRJEB2"}
-        response = await ds.client.get("/catalogue/runs.json?_shape=array")
+        response = await ds.client.get("/catalogue/runs.json?_shape=array", headers=CURATOR)
         assert {r["accession"] for r in response.json()} == {"ERR2000001", "ERR2999999"}
-        page = await ds.client.get("/catalogue/runs")
+        page = await ds.client.get("/catalogue/runs", headers=CURATOR)
         assert page.status_code == 200 and "ERR2000001" in page.text
+        # the catalogue is the curators': anonymous requests are refused
+        assert (await ds.client.get("/catalogue/runs.json")).status_code == 403
 
     asyncio.run(scenario())
 

@@ -33,6 +33,7 @@ def test_exclude_a_run_change_the_biome_set_a_sample_limit(demo_run, mirror, tmp
     assert job_counts(proc.stdout + proc.stderr) == {
         "study_config": 1,
         "catalogue_load_study": 1,
+        "catalogue_publish": 1,
         "all": 1,
     }
     with open_store(db, create=False) as store:

@@ -95,6 +95,7 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, tmp_path):
         "analysis_cds": 2,
         "analysis_rrna": 3,
         "catalogue_load_run": 3,
+        "catalogue_publish": 1,
         "all": 1,
     }
     assert_same_catalogue(db, demo_run / "results" / "catalogue.db")
