@@ -40,7 +40,7 @@ def test_exclude_a_run_change_the_biome_set_a_sample_limit(demo_run, mirror, tmp
         runs = {r["accession"]: r for r in store.query("select * from runs")}
         analyses = {a["run"]: a for a in store.query("select * from analyses")}
         assemblies = {a["run"]: a for a in store.query("select * from assemblies")}
-        (study,) = store.query("select * from studies")
+        (study,) = store.query("select * from studies where ena_accession = 'PRJEB00001'")
         biomes = {b["lineage"] for b in store.query("select * from biomes")}
         downloads = list(store.query("select * from downloads"))
         changes = list(store.query("select * from events where event = 'config_changed'"))
