@@ -118,6 +118,28 @@ class EnaSettings(Strict):
     timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     page_size: Annotated[int, Field(ge=1, le=100000)] = 1000
     download_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    dcc_username: str | None = Field(
+        None,
+        description="ENA data-hub (DCC) account that holds the private studies (is_private: true);"
+        " its password is read only from MGNIFY_ENA_DCC_PASSWORD, and MGNIFY_ENA_DCC_USERNAME"
+        " overrides this",
+    )
+
+    #: The data-hub password comes only from the environment; the name may be overridden there.
+    DCC_PASSWORD_ENV: typing.ClassVar[str] = "MGNIFY_ENA_DCC_PASSWORD"
+    DCC_USERNAME_ENV: typing.ClassVar[str] = "MGNIFY_ENA_DCC_USERNAME"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_files(cls, data: Any) -> Any:
+        for key in data if isinstance(data, dict) else ():
+            if "password" in str(key).lower():
+                raise NestedError(
+                    (str(key),),
+                    "passwords are never read from config files:"
+                    f" set {cls.DCC_PASSWORD_ENV} in the environment",
+                )
+        return data
 
     @field_validator("download_scheme")
     @classmethod
@@ -125,6 +147,25 @@ class EnaSettings(Strict):
         if v not in {"http", "https", "ftp"}:
             raise ValueError("must be one of http, https, ftp")
         return v
+
+    def dcc_account(self, environ: typing.Mapping[str, str] | None = None) -> str | None:
+        """The data-hub account name: MGNIFY_ENA_DCC_USERNAME, else `dcc_username`."""
+        if environ is None:
+            import os
+
+            environ = os.environ
+        return environ.get(self.DCC_USERNAME_ENV) or self.dcc_username
+
+    def dcc_credentials(
+        self, environ: typing.Mapping[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        """(account, password) of the data hub, or None unless both are set."""
+        if environ is None:
+            import os
+
+            environ = os.environ
+        user, password = self.dcc_account(environ), environ.get(self.DCC_PASSWORD_ENV)
+        return (user, password) if user and password else None
 
 
 class QcGate(Strict):

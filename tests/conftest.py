@@ -51,7 +51,8 @@ def slurm_cluster():
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, mirror) -> Path:
-    """The demo study run once with the local executor (shared by the e2e and Slurm tests)."""
+    """The demo studies (the public PRJEB00001 and the private PRJEB77777, read with the demo's
+    data-hub account) run once with the local executor (shared by the e2e and Slurm tests)."""
     workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]

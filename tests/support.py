@@ -17,6 +17,17 @@ BIN = Path(sys.executable).parent
 DEMO_SCALE = float(os.environ.get("MGNIFY_TEST_DEMO_SCALE", "0.5"))
 
 
+def _demo_dcc_password() -> str:
+    """The demo data hub's throwaway password (demo/ena/private/access.yaml), which the workflow
+    reads from MGNIFY_ENA_DCC_PASSWORD to fetch the private demo study."""
+    from mgnify_db.dev.demo import dcc_environment
+
+    return dcc_environment()["MGNIFY_ENA_DCC_PASSWORD"]
+
+
+DEMO_DCC_PASSWORD = _demo_dcc_password()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,15 +69,32 @@ def write_demo_variant(workdir: Path, portal_url: str, **study) -> Path:
     return write_workdir(workdir, portal_url, studies_dir=str(studies))
 
 
-def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
-    """A deployed-style working dir whose config points at the mirror and the demo study."""
+def demo_config() -> dict:
+    """demo/config.yaml: the demo's data-hub account, publications and super studies."""
     import yaml
 
+    return yaml.safe_load((REPO / "demo" / "config.yaml").read_text())
+
+
+def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
+    """A deployed-style working dir whose config points at the mirror and the demo studies (the
+    public PRJEB00001 and the private PRJEB77777, read with the demo's data-hub account: its
+    password is in `workflow_env`), with the publications and super studies they name."""
+    import yaml
+
+    demo = demo_config()
     cfg = {
         "results_dir": "results",
         "studies_dir": str(REPO / "demo" / "studies"),
         "catalogue": "sqlite:///results/catalogue.db",
-        "ena": {"portal_url": portal_url, "download_scheme": "http", "backoff_seconds": 0.2},
+        "ena": {
+            "portal_url": portal_url,
+            "download_scheme": "http",
+            "backoff_seconds": 0.2,
+            "dcc_username": demo["ena"]["dcc_username"],
+        },
+        "publications": demo["publications"],
+        "super_studies": demo["super_studies"],
         **extra,
     }
     (workdir / "config").mkdir(parents=True, exist_ok=True)
@@ -112,6 +140,8 @@ def workflow_env(path_first: Path | None = None, *, local: bool = True) -> dict:
         path = f"{_no_slurm_dir()}:{path}"
     env = {**os.environ, "PATH": f"{path_first}:{path}" if path_first else path}
     env.pop("MGNIFY_ENA_PORTAL_URL", None)  # the workdir's config names the mirror
+    env.pop("MGNIFY_ENA_DCC_USERNAME", None)  # ... and the demo's data-hub account
+    env["MGNIFY_ENA_DCC_PASSWORD"] = DEMO_DCC_PASSWORD
     return env
 
 

@@ -3,6 +3,13 @@
 Retries (5xx, 429, timeouts; Retry-After honoured) come from urllib3's Retry, which is well
 tested and already a dependency of requests. Fields are checked against `returnFields` once per
 client, because ENA drops fields under its clients (nf-core/fetchngs#372).
+
+Private studies: ENA shows a private study (its samples and runs) only to the data-hub (DCC)
+account that holds it, with HTTP Basic auth; anonymously it does not exist (an empty result).
+The Portal API requests of a private study carry the data hub's credentials (`ena.dcc_username`
+or MGNIFY_ENA_DCC_USERNAME, password only from MGNIFY_ENA_DCC_PASSWORD); those of a public study
+never carry any. FASTQ downloads never send them (the project's ENA mirror serves every
+file to everybody; ENA's private data-hub files would need them: not done).
 """
 
 from __future__ import annotations
@@ -88,6 +95,8 @@ REQUIRED = {
 }
 SAMPLE_CHUNK = 100
 RETRY_ON = (429, 500, 502, 503, 504)
+#: What ENA answers to credentials it does not accept.
+REFUSED = (401, 403)
 
 
 class EnaError(RuntimeError):
@@ -160,15 +169,48 @@ class EnaClient:
         self._return_fields: dict[str, set[str]] = {}
         self.missing_fields: dict[str, list[str]] = {}
 
-    def _get(self, endpoint: str, params: dict) -> requests.Response:
+    def dcc_auth(self, study: str) -> tuple[str, str]:
+        """The data-hub credentials for private study `study`; a one-line EnaError without."""
+        env_pw, env_user = self.settings.DCC_PASSWORD_ENV, self.settings.DCC_USERNAME_ENV
+        if self.settings.dcc_account() is None:
+            raise EnaError(
+                f"private study {study}: no ENA data-hub (DCC) account to read it with:"
+                f" set ena.dcc_username (or {env_user}) and {env_pw}"
+            )
+        credentials = self.settings.dcc_credentials()
+        if credentials is None:
+            raise EnaError(
+                f"private study {study}: {env_pw} is not set (the password of ENA data-hub"
+                f" account {self.settings.dcc_account()})"
+            )
+        return credentials
+
+    def _get(
+        self,
+        endpoint: str,
+        params: dict,
+        auth: tuple[str, str] | None = None,
+        study: str | None = None,
+    ) -> requests.Response:
+        """GET `endpoint`; `auth`: the data hub's credentials (for private `study` only)."""
         url = f"{self.base}/{endpoint}"
         what = f"ENA {endpoint} result={params.get('result')}"
+        # no auth argument at all for a public study: its requests stay exactly as they were
+        extra = {"auth": auth} if auth else {}
         try:
-            resp = self.session.get(url, params=params, timeout=self.settings.timeout_seconds)
+            resp = self.session.get(
+                url, params=params, timeout=self.settings.timeout_seconds, **extra
+            )
         except requests.exceptions.RetryError as e:
             raise EnaError(f"{what}: gave up after {self.settings.retries} retries ({e})") from None
         except requests.exceptions.RequestException as e:
             raise EnaError(f"{what}: {type(e).__name__}: {e}") from None
+        if auth and resp.status_code in REFUSED:
+            raise EnaError(
+                f"private study {study}: ENA refused data-hub account {auth[0]}"
+                f" (HTTP {resp.status_code}): check {self.settings.DCC_PASSWORD_ENV}"
+                f" (and ena.dcc_username or {self.settings.DCC_USERNAME_ENV})"
+            )
         if resp.status_code >= 400:
             retried = (
                 f" (after {self.settings.retries} retries)" if resp.status_code in RETRY_ON else ""
@@ -207,8 +249,12 @@ class EnaClient:
             self.missing_fields[result] = missing
         return [f for f in wanted if f in available]
 
-    def search(self, result: str, query: str, fields: list[str]) -> list[dict]:
-        """All records matching `query`, page by page (limit/offset)."""
+    def search(
+        self, result: str, query: str, fields: list[str], *, private_study: str | None = None
+    ) -> list[dict]:
+        """All records matching `query`, page by page (limit/offset). `private_study`: the
+        records belong to this private study, asked for with the data hub's credentials."""
+        auth = self.dcc_auth(private_study) if private_study else None
         fields = self.checked_fields(result, fields)
         size, offset, out = self.settings.page_size, 0, []
         while True:
@@ -220,33 +266,76 @@ class EnaClient:
                 "limit": size,
                 "offset": offset,
             }
-            resp = self._get("search", params)
+            resp = self._get("search", params, auth, private_study)
             page = _parse_records(resp.text, f"ENA search result={result} query={query}")
             out.extend(page)
             if len(page) < size:
                 return out
             offset += size
 
-    def study(self, accession: str) -> EnaStudy:
+    def study(self, accession: str, *, private: bool = False) -> EnaStudy:
+        """The study; `private`: asked for with the data hub's credentials (only then)."""
         query = f'"(study_accession={accession} OR secondary_study_accession={accession})"'
-        rows = self.search("study", query, STUDY_FIELDS)
+        rows = self.search(
+            "study", query, STUDY_FIELDS, private_study=accession if private else None
+        )
+        if not rows and private:
+            raise EnaError(
+                f"private study {accession}: ENA shows no such study to data-hub account"
+                f" {self.settings.dcc_account()} (a private study is visible only to the data hub"
+                " that holds it)"
+            )
         if not rows:
-            raise EnaError(f"ENA has no public study {accession}")
+            raise EnaError(f"ENA has no public study {accession}{self._private_hint()}")
         return _validate(EnaStudy, rows[0], f"study {accession}")
 
-    def runs(self, accession: str) -> list[EnaRun]:
+    def find_study(self, accession: str) -> tuple[EnaStudy, bool]:
+        """(study, private) when the caller does not know whether it is private: asked for
+        anonymously, then (if not found and a data hub is configured) with the data hub's
+        credentials, as emgapi-v2 tells private from public."""
         query = f'"(study_accession={accession} OR secondary_study_accession={accession})"'
-        rows = self.search("read_run", query, RUN_FIELDS)
+        if rows := self.search("study", query, STUDY_FIELDS):
+            return _validate(EnaStudy, rows[0], f"study {accession}"), False
+        if self.settings.dcc_credentials() is None:
+            raise EnaError(f"ENA has no public study {accession}{self._private_hint()}")
+        if rows := self.search("study", query, STUDY_FIELDS, private_study=accession):
+            log.info(
+                "%s is private: visible only to data-hub account %s",
+                accession,
+                self.settings.dcc_account(),
+            )
+            return _validate(EnaStudy, rows[0], f"study {accession}"), True
+        raise EnaError(
+            f"ENA has no study {accession}, public or visible to data-hub account"
+            f" {self.settings.dcc_account()}"
+        )
+
+    def _private_hint(self) -> str:
+        if self.settings.dcc_credentials() is not None:
+            return ""
+        return (
+            f" (a private study is read with its data-hub account: is_private: true in its"
+            f" study file, ena.dcc_username and {self.settings.DCC_PASSWORD_ENV})"
+        )
+
+    def runs(self, accession: str, *, private: bool = False) -> list[EnaRun]:
+        query = f'"(study_accession={accession} OR secondary_study_accession={accession})"'
+        rows = self.search(
+            "read_run", query, RUN_FIELDS, private_study=accession if private else None
+        )
         runs = [_validate(EnaRun, r, f"read_run of {accession}") for r in rows]
         return sorted(runs, key=lambda r: r.run_accession)
 
-    def samples(self, accessions: Iterable[str]) -> list[EnaSample]:
+    def samples(
+        self, accessions: Iterable[str], *, private_study: str | None = None
+    ) -> list[EnaSample]:
+        """Sample records; `private_study`: they belong to this private study."""
         accessions = sorted(set(accessions))
         out: list[EnaSample] = []
         for i in range(0, len(accessions), SAMPLE_CHUNK):
             chunk = accessions[i : i + SAMPLE_CHUNK]
             query = '"' + " OR ".join(f"sample_accession={a}" for a in chunk) + '"'
-            rows = self.search("sample", query, SAMPLE_FIELDS)
+            rows = self.search("sample", query, SAMPLE_FIELDS, private_study=private_study)
             out.extend(_validate(EnaSample, r, "sample") for r in rows)
         found = {s.sample_accession for s in out}
         if missing := [a for a in accessions if a not in found]:
@@ -254,13 +343,25 @@ class EnaClient:
         return sorted(out, key=lambda s: s.sample_accession)
 
 
-def fetch_study_metadata(client: EnaClient, accession: str) -> StudyMetadata:
-    """Study, samples and read runs of one study from ENA."""
-    ena_study = client.study(accession)
-    runs = client.runs(ena_study.accession)
+def fetch_study_metadata(
+    client: EnaClient, accession: str, *, private: bool | None = None
+) -> StudyMetadata:
+    """Study, samples and read runs of one study from ENA.
+
+    `private`: the study's config says `is_private` (True: every request carries the data hub's
+    credentials; False: none does). None (the caller does not know): asked for anonymously
+    first, then with the data hub's credentials if a data hub is configured (`find_study`).
+    """
+    if private is None:
+        ena_study, private = client.find_study(accession)
+    else:
+        ena_study = client.study(accession, private=private)
+    runs = client.runs(ena_study.accession, private=private)
     if not runs:
         raise EnaError(f"ENA lists no read runs for study {accession}")
-    samples = client.samples(r.sample_accession for r in runs)
+    samples = client.samples(
+        (r.sample_accession for r in runs), private_study=accession if private else None
+    )
     return StudyMetadata(
         study=ena_study, samples=samples, runs=runs, missing_fields=client.missing_fields
     )

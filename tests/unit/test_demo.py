@@ -1,4 +1,5 @@
-"""The demo study: built from real genomes with ART, reproducible, served by the mirror."""
+"""The demo studies (the public PRJEB00001 and the private PRJEB77777): built from real genomes
+with ART, reproducible, served by the mirror (the private one only to its data hub)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from mgnify_db.ena.models import EnaRun
 
 SCALE = 0.5
 STUDY = "PRJEB00001"
+PRIVATE = "PRJEB77777"
+MARKER = "PRIVATE-MARKER"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -48,16 +52,21 @@ def _files(root: Path) -> dict[str, str]:
 
 def test_runs_and_records_match_files(demo_dir: Path) -> None:
     runs = _runs(demo_dir)
-    assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)]
+    assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)] + ["ERR7777701", "ERR7777702"]
     for acc, rec in runs.items():
         run = EnaRun.model_validate(rec)
-        assert run.study_accession == STUDY and run.secondary_study_accession == "ERP000001"
+        public = acc.startswith("ERR000")
+        assert (run.study_accession, run.secondary_study_accession) == (
+            (STUDY, "ERP000001") if public else (PRIVATE, "ERP777777")
+        )
         assert rec["instrument_model"] == "Illumina HiSeq 2500"
-        assert rec["scientific_name"] == "marine metagenome"
+        assert rec["scientific_name"] == (
+            "marine metagenome" if public else "wastewater metagenome"
+        )
         files = run.fastq_files
         assert len(files) == (2 if run.library_layout == "PAIRED" else 1)
         for f in files:
-            assert f.url.startswith("{mirror}/vol1/fastq/ERR000/")
+            assert f.url.startswith(f"{{mirror}}/vol1/fastq/{acc[:6]}/")
             local = demo_dir / f.url.split("/", 1)[1]
             assert local.stat().st_size == f.bytes
             assert hashlib.md5(local.read_bytes()).hexdigest() == f.md5
@@ -90,13 +99,74 @@ def test_reads_name_their_genome(demo_dir: Path) -> None:
 
 def test_samples_and_study(demo_dir: Path) -> None:
     study = json.loads((demo_dir / "portal" / "study.json").read_text())
-    assert study[0]["study_accession"] == STUDY
+    assert [s["study_accession"] for s in study] == [STUDY, PRIVATE]
     assert study[0]["center_name"] == "MGNIFY-SNAKE"
     samples = json.loads((demo_dir / "portal" / "sample.json").read_text())
-    assert [s["sample_accession"] for s in samples] == [f"SAMEA0000000{i}" for i in (1, 2, 3)]
-    for s in samples:
+    assert [s["sample_accession"] for s in samples] == [
+        *(f"SAMEA0000000{i}" for i in (1, 2, 3)),
+        "SAMEA77777701",
+    ]
+    for s in samples[:3]:
         assert s["tax_id"] == "408172" and s["scientific_name"] == "marine metagenome"
         assert s["lat"] and s["lon"] and s["collection_date"] and s["environment_biome"]
+
+
+def test_the_private_study_is_small_and_marked(demo_dir: Path) -> None:
+    from mgnify_db.dev.mirror import load_access
+
+    study = json.loads((demo_dir / "portal" / "study.json").read_text())[1]
+    assert MARKER in study["study_title"] and MARKER in study["study_description"]
+    assert study["secondary_study_accession"] == "ERP777777" and not study["first_public"]
+    records = [
+        r
+        for result in ("sample", "read_run")
+        for r in json.loads((demo_dir / "portal" / f"{result}.json").read_text())
+        if r["study_accession"] == PRIVATE
+    ]
+    assert [r.get("run_accession", r["sample_accession"]) for r in records] == [
+        "SAMEA77777701",
+        "ERR7777701",
+        "ERR7777702",
+    ]
+    assert all(MARKER in r["sample_title"] for r in records)
+    runs = _runs(demo_dir)
+    assert runs["ERR7777701"]["read_count"] == "1500"  # fixed: the e2e tests assemble it
+    assert runs["ERR7777702"]["library_strategy"] == "AMPLICON"  # skipped: no job at all
+    access = load_access(demo_dir)
+    assert access.private_studies == {PRIVATE: "dcc_mgnify_demo"}
+    assert access.webin_account("Webin-77777", "demo-webin-password-not-a-secret") == "Webin-77777"
+
+
+def test_demo_configs_are_valid_and_agree_with_the_mirror() -> None:
+    """Both demo study files load with the demo config (publications and super studies
+    described), and the data hub and Webin account are those of demo/ena/private."""
+    import yaml
+
+    from mgnify_db.config import check_references, deep_merge, load_studies, parse_global
+
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = parse_global(
+        deep_merge(base, yaml.safe_load((REPO / "demo" / "config.yaml").read_text()))
+    )
+    studies = load_studies(REPO / cfg.studies_dir)
+    assert list(studies) == [STUDY, PRIVATE]
+    check_references(cfg, studies)
+    public, private = studies[STUDY], studies[PRIVATE]
+    assert not public.is_private and private.is_private
+    spec = demo.load_spec()
+    hub = spec.private_studies[0]
+    assert hub.accession == PRIVATE and private.webin_owner == hub.webin[0] == "Webin-77777"
+    assert cfg.ena.dcc_username == hub.data_hub[0]
+    (slug,) = public.super_studies
+    assert private.super_studies == [slug]
+    assert cfg.super_studies[slug].flagship_studies == [STUDY]
+    assert public.publications == private.publications == list(cfg.publications)
+    # scripts/run-demo gives the workflow the demo data hub's password
+    env = demo.dcc_environment(spec)
+    assert (
+        f"export MGNIFY_ENA_DCC_PASSWORD={env['MGNIFY_ENA_DCC_PASSWORD']}\n"
+        in (REPO / "scripts" / "run-demo").read_text()
+    )
 
 
 def test_rebuild_is_identical_and_noop(demo_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
@@ -137,6 +207,23 @@ def test_mirror_serves_demo(demo_dir: Path) -> None:
         assert url.startswith(f"127.0.0.1:{m.port}/vol1/")
         data = requests.get(f"http://{url}", timeout=10).content
         assert hashlib.md5(data).hexdigest() == row["fastq_md5"].split(";")[0]
+
+        # the private study: only with the demo data hub's credentials
+        env = demo.dcc_environment()
+        hub = (env["MGNIFY_ENA_DCC_USERNAME"], env["MGNIFY_ENA_DCC_PASSWORD"])
+        params = {"result": "study", "query": f"study_accession={PRIVATE}", "format": "json"}
+        url = f"{m.portal_url}/search"
+        assert requests.get(url, params=params, timeout=10).json() == []
+        (found,) = requests.get(url, params=params, auth=hub, timeout=10).json()
+        assert found == {"study_accession": PRIVATE}
+        # its owner's Webin account answers the mirror's Webin auth service
+        body = {"authRealms": ["ENA"], "username": "Webin-77777"}
+        auth = f"{m.url}/ena/submit/webin/auth"
+        ok = requests.post(
+            auth, json=body | {"password": "demo-webin-password-not-a-secret"}, timeout=10
+        )
+        assert ok.status_code == 200
+        assert requests.post(auth, json=body | {"password": hub[1]}, timeout=10).status_code == 401
 
 
 def test_missing_spec_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -394,3 +394,147 @@ def test_keep_alive_requests_are_not_held_by_nagle(mirror: MirrorServer) -> None
     for _ in range(20):
         assert session.get(f"{mirror.portal_url}/search", params={"result": "study"}).ok
     assert time.monotonic() - started < 0.6
+
+
+# -- private studies and Webin accounts (access.json)
+
+HUB, HUB_PW = "dcc_test", "hub-pw"
+
+
+@pytest.fixture
+def private_mirror(data_dir: Path) -> Iterator[MirrorServer]:
+    """The mirror with PRJEB2 private (held by data hub dcc_test), plus its own records."""
+    from mgnify_db.dev.mirror import write_access
+
+    portal = data_dir / "portal"
+    for result, record in (
+        ("sample", {"sample_accession": "SAMEA9", "study_accession": "PRJEB2"}),
+        (
+            "read_run",
+            {
+                "run_accession": "ERR0000009",
+                "sample_accession": "SAMEA9",
+                "study_accession": "PRJEB2",
+                "secondary_study_accession": "ERP2;SRP9",
+                "library_strategy": "WGS",
+            },
+        ),
+    ):
+        records = json.loads((portal / f"{result}.json").read_text())
+        (portal / f"{result}.json").write_text(json.dumps([*records, record]))
+    write_access(
+        data_dir,
+        {HUB: (HUB_PW, ["PRJEB2"]), "dcc_other": ("other-pw", [])},
+        {"Webin-4242": "webin-pw"},
+    )
+    with MirrorServer(data_dir, port=0) as m:
+        yield m
+
+
+def _study_probe(m: MirrorServer, acc: str, auth=None) -> requests.Response:
+    """emgapi-v2's visibility probe (fields=study_accession), anonymous or with Basic auth."""
+    return requests.get(
+        f"{m.portal_url}/search",
+        params={
+            "result": "study",
+            "query": f'"(study_accession={acc} OR secondary_study_accession={acc})"',
+            "fields": "study_accession",
+            "limit": "",
+            "format": "json",
+            "dataPortal": "metagenome",
+        },
+        auth=auth,
+        timeout=10,
+    )
+
+
+def test_a_private_study_is_answered_only_to_its_data_hub(private_mirror: MirrorServer) -> None:
+    m = private_mirror
+    # anonymously it does not exist: an empty list, as ENA answers (the fixture's "not public")
+    for acc in ("PRJEB2", "ERP2", "SRP9"):
+        resp = _study_probe(m, acc)
+        assert resp.status_code == 200 and resp.json() == []
+    assert _study_probe(m, "PRJEB1").json() == [{"study_accession": "PRJEB1"}]
+    # ... nor its samples and runs, in any listing
+    assert _runs(m, "") == ["ERR0000001", "ERR0000002", "ERR0000003"]
+    anon = _search(m, result="sample", fields="sample_accession", format="json").json()
+    assert "SAMEA9" not in {r["sample_accession"] for r in anon}
+    resp = requests.get(
+        f"{m.portal_url}/filereport",
+        params={"accession": "ERR0000009", "result": "read_run", "format": "json"},
+        timeout=10,
+    )
+    assert resp.json() == []
+    # with the data hub's credentials: everything public, and its private study
+    assert _study_probe(m, "SRP9", (HUB, HUB_PW)).json() == [{"study_accession": "PRJEB2"}]
+    resp = requests.get(
+        f"{m.portal_url}/search",
+        params={"result": "read_run", "fields": "run_accession", "format": "json"},
+        auth=(HUB, HUB_PW),
+        timeout=10,
+    )
+    assert [r["run_accession"] for r in resp.json()] == [
+        "ERR0000001",
+        "ERR0000002",
+        "ERR0000003",
+        "ERR0000009",
+    ]
+    # another data hub sees only what is public
+    assert _study_probe(m, "PRJEB2", ("dcc_other", "other-pw")).json() == []
+
+
+def test_wrong_credentials_are_a_401(private_mirror: MirrorServer) -> None:
+    m = private_mirror
+    for auth in ((HUB, "wrong"), ("nobody", HUB_PW), ("", "")):
+        resp = _study_probe(m, "PRJEB1", auth)
+        assert resp.status_code == 401, auth
+        assert resp.json() == {"message": "Invalid credentials"}
+        assert resp.headers["WWW-Authenticate"] == 'Basic realm="ENA"'
+    # the request log names the user each request presented
+    assert [(r["user"], r["status"]) for r in m.requests] == [
+        (HUB, 401),
+        ("nobody", 401),
+        ("", 401),
+    ]
+    _study_probe(m, "PRJEB1")
+    assert m.requests[-1]["user"] is None
+
+
+def test_access_changes_are_picked_up(private_mirror: MirrorServer, data_dir: Path) -> None:
+    from mgnify_db.dev.mirror import ACCESS_FILE, write_access
+
+    assert _study_probe(private_mirror, "PRJEB2").json() == []
+    write_access(data_dir, {HUB: (HUB_PW, [])})  # the embargo ended
+    assert _study_probe(private_mirror, "PRJEB2").json() == [{"study_accession": "PRJEB2"}]
+    (data_dir / ACCESS_FILE).unlink()  # no access.json: everything public, no account
+    assert _study_probe(private_mirror, "PRJEB2").json() == [{"study_accession": "PRJEB2"}]
+    assert _study_probe(private_mirror, "PRJEB2", (HUB, HUB_PW)).status_code == 401
+
+
+def test_webin_auth(private_mirror: MirrorServer) -> None:
+    url = private_mirror.url + "/ena/submit/webin/auth"
+
+    def post(**body) -> requests.Response:
+        return requests.post(url, json=body, timeout=10)
+
+    ok = post(authRealms=["ENA", "EGA"], username="webin-4242", password="webin-pw")
+    assert ok.status_code == 200
+    assert ok.json() == {"authenticated": True, "principle": "Webin-4242", "authRealms": ["ENA"]}
+    for bad in (
+        {"username": "Webin-4242", "password": "nope"},
+        {"username": "Webin-1", "password": "webin-pw"},
+        {"username": HUB, "password": HUB_PW},  # a data hub is not a Webin account
+    ):
+        resp = post(authRealms=["ENA"], **bad)
+        assert resp.status_code == 401, bad
+        assert "message" in resp.json()
+    assert post(authRealms=["EGA"], username="Webin-4242", password="webin-pw").status_code == 401
+    assert post(username="Webin-4242", password="webin-pw").status_code == 400
+    assert requests.post(url, data="{nope", timeout=10).status_code == 400
+    assert requests.get(url, timeout=10).status_code == 405
+
+
+def test_a_malformed_access_file_fails_at_start(data_dir: Path) -> None:
+    (data_dir / "access.json").write_text(json.dumps({"data_hubs": {"x": {"studies": []}}}))
+    with pytest.raises(ValueError, match="data_hubs.x needs a password"):
+        MirrorServer(data_dir, port=0)

@@ -1,6 +1,9 @@
-"""The bundled demo study: reads simulated with ART from real genomes, as an ENA mirror data dir.
+"""The bundled demo studies: reads simulated with ART from real genomes, as an ENA mirror data dir.
 
-The hand-written metadata lives in ``demo/ena/`` (study.json, samples.json, runs.yaml). Genomes
+The hand-written metadata lives in ``demo/ena/`` (study.json, samples.json, runs.yaml: the public
+study PRJEB00001) and ``demo/ena/private/`` (the same plus access.yaml: the private study
+PRJEB77777, held by a data-hub account, owned by a Webin account; the build writes the mirror's
+``access.json`` from it). Genomes
 come only from a Debian package (``apt-get download``) and PyPI sdists (``pip download``), cached
 in ``$MGNIFY_CACHE`` (default ``~/.cache/mgnify-snake``). Builds are byte-identical for the same
 spec and scale. See `mgnify_db.dev.mirror` for the data directory layout; besides it the build
@@ -13,7 +16,7 @@ Modules: `spec` (the demo/ena files), `genomes` (fetching them), `simulate` (ART
 from .build import BUILD_VERSION, STAMP_NAME, build_demo
 from .errors import DemoBuildError
 from .genomes import debian_file, debian_tree, default_cache_dir, fetch_genome
-from .spec import DemoSpec, Genome, load_spec
+from .spec import DemoSpec, Genome, StudySpec, dcc_environment, load_spec
 
 __all__ = [
     "BUILD_VERSION",
@@ -21,9 +24,11 @@ __all__ = [
     "DemoBuildError",
     "DemoSpec",
     "Genome",
+    "StudySpec",
     "build_demo",
     "debian_file",
     "debian_tree",
+    "dcc_environment",
     "default_cache_dir",
     "fetch_genome",
     "load_spec",

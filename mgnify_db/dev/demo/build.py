@@ -13,15 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ...io import write_text_atomic
-from ..mirror import write_portal
+from ..mirror import write_access, write_portal
 from .errors import DemoBuildError
 from .genomes import default_cache_dir, fetch_genome
 from .simulate import simulate_run
-from .spec import SIM_KEYS, DemoSpec, load_spec
+from .spec import SIM_KEYS, DemoSpec, StudySpec, load_spec
 
 STAMP_NAME = ".demo-build.json"
 #: Bump when the build's output changes for the same spec (invalidates existing builds).
-BUILD_VERSION = 1
+#: 2: several studies (a private one, with the mirror's access.json).
+BUILD_VERSION = 2
 #: Sample fields copied into each of its runs' records.
 FROM_SAMPLE = (
     "secondary_sample_accession",
@@ -37,23 +38,34 @@ FROM_SAMPLE = (
 
 
 def records(spec: DemoSpec, simulated: dict[str, dict[str, str]]) -> dict[str, list[dict]]:
-    """The portal records (study, sample, read_run) of the spec and its simulated runs."""
-    study = spec.study
+    """The portal records (study, sample, read_run) of every study and its simulated runs."""
+    out: dict[str, list[dict]] = {"study": [], "sample": [], "read_run": []}
+    for study in spec.studies:
+        for result, recs in study_records(spec, study, simulated).items():
+            out[result].extend(recs)
+    return out
+
+
+def study_records(
+    spec: DemoSpec, study_spec: StudySpec, simulated: dict[str, dict[str, str]]
+) -> dict[str, list[dict]]:
+    """The portal records (study, sample, read_run) of one study."""
+    study = study_spec.study
     study_ids = {
         "study_accession": study["study_accession"],
         "secondary_study_accession": study.get("secondary_study_accession", ""),
     }
-    samples = [{**s, **study_ids} for s in spec.samples]
+    samples = [{**s, **study_ids} for s in study_spec.samples]
     by_sample = {s["sample_accession"]: s for s in samples}
     runs = []
-    for run in spec.runs:
+    for run in study_spec.runs:
         sample = by_sample[run["sample_accession"]]
         record = {
             "run_accession": run["run_accession"],
             "sample_accession": run["sample_accession"],
             **study_ids,
             **{k: sample.get(k, "") for k in FROM_SAMPLE},
-            **spec.run_defaults,
+            **study_spec.run_defaults,
             **{k: str(v) for k, v in run.items() if k not in SIM_KEYS},
             **simulated[run["run_accession"]],
         }
@@ -75,8 +87,25 @@ def _is_complete(out_dir: Path, stamp_hash: str) -> bool:
         return False
 
 
+def access(spec: DemoSpec) -> tuple[dict[str, tuple[str, list[str]]], dict[str, str]]:
+    """The mirror's access (`write_access` arguments): data hub -> (password, its studies);
+    Webin account -> password."""
+    hubs: dict[str, tuple[str, list[str]]] = {}
+    webin: dict[str, str] = {}
+    for study in spec.private_studies:
+        assert study.data_hub is not None
+        user, password = study.data_hub
+        if user in hubs and hubs[user][0] != password:
+            raise DemoBuildError(f"data hub {user} is given two passwords")
+        hubs.setdefault(user, (password, []))[1].append(study.accession)
+        if study.webin:
+            webin[study.webin[0]] = study.webin[1]
+    return hubs, webin
+
+
 def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1.0) -> Path:
-    """Write the demo study's mirror data directory at ``out_dir`` and return it.
+    """Write the demo studies' mirror data directory at ``out_dir`` and return it (with
+    ``access.json`` when a study is private).
 
     A no-op if ``out_dir`` already holds a complete build of the same spec and ``scale`` (every
     coverage is multiplied by ``scale``; fixed read counts are not). Builds beside ``out_dir`` and
@@ -119,6 +148,9 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
                 with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
                     gz.write(genome_files[genome.key].read_bytes())
         write_portal(tmp, records(spec, simulated))
+        hubs, webin = access(spec)
+        if hubs or webin:
+            write_access(tmp, hubs, webin)
         stamp = {
             "hash": stamp_hash,
             "scale": scale,

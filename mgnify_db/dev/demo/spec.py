@@ -1,4 +1,6 @@
-"""The demo's hand-written metadata (``demo/ena``: study.json, samples.json, runs.yaml)."""
+"""The demo's hand-written metadata: ``demo/ena`` (study.json, samples.json, runs.yaml) for the
+public study, and a subdirectory per further study (``demo/ena/private``: the same files plus
+access.yaml, the data hub holding it and the Webin account owning it)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from .errors import DemoBuildError
 SPEC_DIR = Path(__file__).resolve().parents[3] / "demo" / "ena"
 #: Keys of a run in runs.yaml that steer the simulation and are not ENA fields.
 SIM_KEYS = {"seed", "coverage", "reads"}
+STUDY_FILES = ("study.json", "samples.json", "runs.yaml")
+#: In a study directory: the study is private (see `StudySpec`).
+ACCESS_FILE = "access.yaml"
 
 
 @dataclass(frozen=True)
@@ -36,16 +41,47 @@ class Genome:
 
 
 @dataclass(frozen=True)
-class DemoSpec:
-    """The parsed ``demo/ena`` files."""
+class StudySpec:
+    """One demo study: its ENA records (as written) and runs to simulate.
+
+    ``data_hub`` (account, password): the study is private, held by that data-hub (DCC) account;
+    ``webin`` (account, password): the Webin account that owns it.
+    """
 
     study: dict[str, str]
     samples: list[dict[str, str]]
-    simulation: dict[str, Any]
-    genomes: dict[str, Genome]
     run_defaults: dict[str, str]
     runs: list[dict[str, Any]]
+    data_hub: tuple[str, str] | None = None
+    webin: tuple[str, str] | None = None
+
+    @property
+    def accession(self) -> str:
+        return self.study["study_accession"]
+
+    @property
+    def private(self) -> bool:
+        return self.data_hub is not None
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """The parsed ``demo/ena`` files: the public study (``demo/ena``), then each study of a
+    subdirectory (``demo/ena/private``), sharing the genomes and the simulation settings."""
+
+    studies: tuple[StudySpec, ...]
+    simulation: dict[str, Any]
+    genomes: dict[str, Genome]
     digest: str
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """Every study's runs."""
+        return [run for study in self.studies for run in study.runs]
+
+    @property
+    def private_studies(self) -> list[StudySpec]:
+        return [s for s in self.studies if s.private]
 
 
 def spec_dir() -> Path:
@@ -58,19 +94,67 @@ def spec_dir() -> Path:
     return SPEC_DIR
 
 
-def load_spec(directory: Path | None = None) -> DemoSpec:
-    """Read and check study.json, samples.json and runs.yaml."""
-    directory = directory or spec_dir()
-    paths = {n: directory / n for n in ("study.json", "samples.json", "runs.yaml")}
+def _required(directory: Path) -> dict[str, Path]:
+    paths = {n: directory / n for n in STUDY_FILES}
     for path in paths.values():
         if not path.is_file():
             raise DemoBuildError(f"demo metadata file missing: {path}")
-    digest = hashlib.sha256()
-    for name, path in sorted(paths.items()):
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return paths
+
+
+def _account(data: Any, key: str, name: str, path: Path) -> tuple[str, str]:
+    if not isinstance(data, dict) or not data.get(key) or not data.get("password"):
+        raise DemoBuildError(f"{path}: {name} needs {key} and password")
+    return str(data[key]), str(data["password"])
+
+
+def _study(
+    directory: Path, genomes: dict[str, Genome], defaults: dict[str, str]
+) -> tuple[StudySpec, dict[str, Any]]:
+    """One study directory (study.json, samples.json, runs.yaml, optional access.yaml) and its
+    runs.yaml document."""
+    paths = _required(directory)
     study = json.loads(paths["study.json"].read_text())
     samples = json.loads(paths["samples.json"].read_text())
     runs_doc = yaml.safe_load(paths["runs.yaml"].read_text())
+    sample_ids = {s["sample_accession"] for s in samples}
+    for run in runs_doc["runs"]:
+        acc = run.get("run_accession", "?")
+        if run.get("sample_accession") not in sample_ids:
+            raise DemoBuildError(f"{paths['runs.yaml']}: {acc} names an unknown sample")
+        amounts = {**run.get("coverage", {}), **run.get("reads", {})}
+        if not amounts or set(amounts) - set(genomes):
+            raise DemoBuildError(
+                f"{paths['runs.yaml']}: {acc} needs coverage/reads of known genomes"
+            )
+    data_hub = webin = None
+    if (access_path := directory / ACCESS_FILE).is_file():
+        access = yaml.safe_load(access_path.read_text()) or {}
+        data_hub = _account(access.get("data_hub"), "username", "data_hub", access_path)
+        if "webin" in access:
+            webin = _account(access["webin"], "account", "webin", access_path)
+    own_defaults = {k: str(v) for k, v in runs_doc.get("run_defaults", {}).items()}
+    spec = StudySpec(
+        study={k: str(v) for k, v in study.items()},
+        samples=[{k: str(v) for k, v in s.items()} for s in samples],
+        run_defaults=defaults | own_defaults,
+        runs=list(runs_doc["runs"]),
+        data_hub=data_hub,
+        webin=webin,
+    )
+    return spec, runs_doc
+
+
+def load_spec(directory: Path | None = None) -> DemoSpec:
+    """Read and check the public study's files (with the genomes and simulation settings in its
+    runs.yaml) and those of each study subdirectory (e.g. ``private/``)."""
+    directory = directory or spec_dir()
+    _required(directory)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    runs_doc = yaml.safe_load((directory / "runs.yaml").read_text())
     genomes = {
         key: Genome(
             key=key,
@@ -83,20 +167,29 @@ def load_spec(directory: Path | None = None) -> DemoSpec:
         )
         for key, g in runs_doc["genomes"].items()
     }
-    sample_ids = {s["sample_accession"] for s in samples}
-    for run in runs_doc["runs"]:
-        acc = run.get("run_accession", "?")
-        if run.get("sample_accession") not in sample_ids:
-            raise DemoBuildError(f"runs.yaml: {acc} names an unknown sample")
-        amounts = {**run.get("coverage", {}), **run.get("reads", {})}
-        if not amounts or set(amounts) - set(genomes):
-            raise DemoBuildError(f"runs.yaml: {acc} needs coverage/reads of known genomes")
+    main, _ = _study(directory, genomes, {})
+    studies = [main]
+    for sub in sorted(p for p in directory.iterdir() if (p / "study.json").is_file()):
+        studies.append(_study(sub, genomes, main.run_defaults)[0])
+    runs = [r["run_accession"] for s in studies for r in s.runs]
+    if dupes := sorted({r for r in runs if runs.count(r) > 1}):
+        raise DemoBuildError(f"demo runs named twice: {', '.join(dupes)}")
     return DemoSpec(
-        study={k: str(v) for k, v in study.items()},
-        samples=[{k: str(v) for k, v in s.items()} for s in samples],
+        studies=tuple(studies),
         simulation=dict(runs_doc.get("simulation", {})),
         genomes=genomes,
-        run_defaults={k: str(v) for k, v in runs_doc.get("run_defaults", {}).items()},
-        runs=list(runs_doc["runs"]),
         digest=digest.hexdigest(),
     )
+
+
+def dcc_environment(spec: DemoSpec | None = None) -> dict[str, str]:
+    """The environment the workflow reads the demo's private study with: the data-hub account
+    and its (throwaway) password, as ``MGNIFY_ENA_DCC_USERNAME`` / ``MGNIFY_ENA_DCC_PASSWORD``."""
+    from ...config import EnaSettings
+
+    spec = spec or load_spec()
+    hubs = {s.data_hub for s in spec.private_studies}
+    if len(hubs) != 1:
+        raise DemoBuildError(f"the demo needs exactly one data hub, found {len(hubs)}")
+    ((user, password),) = hubs
+    return {EnaSettings.DCC_USERNAME_ENV: user, EnaSettings.DCC_PASSWORD_ENV: password}

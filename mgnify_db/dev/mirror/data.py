@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...ena.models import EnaRun
 from ...io import write_text_atomic
+from .access import ACCESS_FILE, STUDY_FIELDS, Access, load_access
 from .errors import MirrorError
 
 #: Stands for the server's ``host:port`` in record values (``fastq_ftp``).
@@ -48,7 +49,8 @@ def write_portal(
 
 
 class PortalData:
-    """The records of a mirror data directory, reloaded when a portal file changes."""
+    """The records of a mirror data directory, reloaded when a portal file (or access.json)
+    changes."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -57,6 +59,10 @@ class PortalData:
         self._stamp: tuple[tuple[str, float, int], ...] | None = None
         self._records: dict[str, list[dict[str, str]]] = {}
         self._fields: dict[str, list[str]] = {}
+        self._access = Access()
+        # data hub -> lower-case accessions (primary and secondary) of the studies it holds
+        self._private: dict[str, set[str]] = {}
+        self._visible: dict[tuple[str, str | None], list[dict[str, str]]] = {}
 
     def _files(self) -> list[Path]:
         """The portal's JSON files; hidden ones are writes in progress (`write_portal`)."""
@@ -65,7 +71,9 @@ class PortalData:
         return sorted(p for p in self.portal.glob("*.json") if not p.name.startswith("."))
 
     def _current_stamp(self) -> tuple[tuple[str, float, int], ...]:
-        return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in self._files())
+        access = self.directory / ACCESS_FILE
+        files = self._files() + ([access] if access.exists() else [])
+        return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in files)
 
     def _load(self) -> None:
         with self._lock:
@@ -101,7 +109,11 @@ class PortalData:
             for result, names in overrides.items():
                 records.setdefault(result, [])
                 fields[result] = list(names)
-            self._records, self._fields, self._stamp = records, fields, stamp
+            access = load_access(self.directory)
+            self._records, self._fields, self._access = records, fields, access
+            self._private = _private_accessions(access, records.get("study", []))
+            self._visible = {}
+            self._stamp = stamp
 
     def results(self) -> list[str]:
         """Names of the results this mirror holds."""
@@ -117,6 +129,26 @@ class PortalData:
             )
         return self._records[result]
 
+    @property
+    def access(self) -> Access:
+        """Who may see what (``access.json``)."""
+        self._load()
+        return self._access
+
+    def visible_records(self, result: str, viewer: str | None = None) -> list[dict[str, str]]:
+        """Records of ``result`` that ``viewer`` (a data hub; None = anonymous) may see: all but
+        those of private studies held by other data hubs."""
+        self.records(result)  # loads; raises for an unknown result
+        with self._lock:  # one consistent snapshot (a reload replaces all three)
+            records, private, cache = self._records.get(result, []), self._private, self._visible
+        hidden = {a for hub, accs in private.items() if hub != viewer for a in accs}
+        if not hidden:
+            return records
+        key = (result, viewer)
+        if key not in cache:
+            cache[key] = [r for r in records if not _names_any(r, hidden)]
+        return cache[key]
+
     def return_fields(self, result: str) -> list[str]:
         """Return fields of ``result`` (validated)."""
         self.records(result)
@@ -126,3 +158,26 @@ class PortalData:
         """The accession field always returned for ``result`` (if it is a return field)."""
         primary = PRIMARY_FIELDS.get(result)
         return primary if primary in self.return_fields(result) else None
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip().lower() for v in value.split(";") if v.strip()]
+
+
+def _names_any(record: dict[str, str], accessions: set[str]) -> bool:
+    """True if the record's study fields name one of ``accessions`` (lower case)."""
+    return any(a in accessions for f in STUDY_FIELDS for a in _split(record.get(f, "")))
+
+
+def _private_accessions(access: Access, studies: list[dict[str, str]]) -> dict[str, set[str]]:
+    """Data hub -> the accessions of its studies: as listed, plus the other (primary or
+    secondary) accessions of their study records."""
+    out: dict[str, set[str]] = {}
+    for hub, (_, listed) in access.hubs.items():
+        accs = {a.lower() for a in listed}
+        for rec in studies:
+            names = {a for f in STUDY_FIELDS for a in _split(rec.get(f, ""))}
+            if names & accs:
+                accs |= names
+        out[hub] = accs
+    return out

@@ -72,12 +72,20 @@ Rows = list[dict[str, str]]
 
 
 def answer(
-    data: PortalData, endpoint: str, params: Params, *, host: str, include_accession: bool = True
+    data: PortalData,
+    endpoint: str,
+    params: Params,
+    *,
+    host: str,
+    include_accession: bool = True,
+    viewer: str | None = None,
 ) -> tuple[Rows, list[str], str]:
     """(rows, fields, format) answering ``endpoint`` with ``params`` (as parsed by ``parse_qs``).
 
     ``host`` replaces the ``{mirror}`` placeholder; ``include_accession`` returns the result's
-    accession field first, as ENA does. Raises `MirrorError` for what ENA rejects.
+    accession field first, as ENA does; ``viewer`` is the authenticated data hub (None:
+    anonymous), which alone sees its private studies' records. Raises `MirrorError` for what
+    ENA rejects.
     """
     if endpoint not in ENDPOINTS:
         raise MirrorError(f"Not found: {API_PREFIX}/{endpoint}", 404)
@@ -103,7 +111,7 @@ def answer(
         ]
         return rows, ["columnId", "description"], fmt
 
-    records = data.records(result)
+    records = data.visible_records(result, viewer)
     requested = _split_fields(_first(params, "fields"))
     if requested == ["all"]:
         requested = list(return_fields)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import portal
+from .access import WEBIN_AUTH_PATH, basic_credentials, webin_auth
 from .data import PortalData
 from .errors import MirrorError
 from .faults import Fault, FaultQueue
@@ -57,8 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self._status = status
 
-    def _send_json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode())
+    def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data).encode(), headers=headers)
+
+    def _send_error(self, exc: MirrorError) -> None:
+        headers = {"WWW-Authenticate": 'Basic realm="ENA"'} if exc.status == 401 else None
+        self._send_json(exc.status, {"message": exc.message}, headers)
 
     def _params(self) -> dict[str, list[str]]:
         """Query-string parameters, plus form fields of a POST (its raw body kept in _raw_body)."""
@@ -98,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _log_now(self) -> None:
         if pending := getattr(self, "_log_pending", None):
             self._log_pending = None
-            pending[0]._log(self.command, self.path, self._status, pending[1])
+            pending[0]._log(self.command, self.path, self._status, pending[1], pending[2])
 
     def _dispatch(self) -> None:
         mirror = self.server.mirror
@@ -112,15 +117,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._control(path)
                 return
             fault = mirror._fault_queue.take(path)
-            self._log_pending = (mirror, fault is not None)
+            user = basic_credentials(self.headers.get("Authorization") or "")[0]
+            self._log_pending = (mirror, fault is not None, user)
             try:
                 self._route(path, params, fault)
             except MirrorError as exc:
-                self._send_json(exc.status, {"message": exc.message})
+                self._send_error(exc)
             finally:
                 self._log_now()
         except MirrorError as exc:
-            self._send_json(exc.status, {"message": exc.message})
+            self._send_error(exc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -139,14 +145,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
             mirror = self.server.mirror
+            # ENA answers a private study only to the data hub holding it (Basic auth)
+            viewer = mirror.data.access.viewer(self.headers.get("Authorization"))
             rows, fields, fmt = portal.answer(
                 mirror.data,
                 path[len(API_PREFIX) :].strip("/"),
                 params,
                 host=self._mirror_host(),
                 include_accession=mirror.include_accession,
+                viewer=viewer,
             )
             self._send(200, *portal.render(rows, fields, fmt))
+        elif path.rstrip("/") == WEBIN_AUTH_PATH:
+            if self.command != "POST":
+                raise MirrorError(f"Method not allowed: {self.command} {path}", 405)
+            self._send_json(*webin_auth(self.server.mirror.data.access, self._raw_body))
         elif path.startswith(FASTQ_PREFIX):
             self._file(path)
         else:
@@ -364,12 +377,15 @@ class MirrorServer:
         """Faults still queued."""
         return self._fault_queue.pending()
 
-    def _log(self, method: str, path: str, status: int, faulted: bool) -> None:
+    def _log(
+        self, method: str, path: str, status: int, faulted: bool, user: str | None = None
+    ) -> None:
         entry = {
             "method": method,
             "path": path,
             "status": status,
             "fault": faulted,
+            "user": user,
             "time": round(time.time(), 3),
         }
         with self._lock:
@@ -378,7 +394,8 @@ class MirrorServer:
     @property
     def requests(self) -> list[dict[str, Any]]:
         """Requests seen, oldest first: ``method``, ``path`` (with query), ``status``,
-        ``fault`` (a fault was applied) and ``time`` (epoch seconds)."""
+        ``fault`` (a fault was applied), ``user`` (the HTTP Basic user name sent, or None) and
+        ``time`` (epoch seconds)."""
         with self._lock:
             return [dict(r) for r in self._requests]
 
