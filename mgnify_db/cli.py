@@ -447,7 +447,12 @@ def ena_refresh(study: str, config_path: Path):
 
     cfg = _global(config_path)
     try:
-        out = fetch_metadata(cfg, study)
+        configured = load_studies(Path(cfg.studies_dir)).get(study)
+    except ConfigError as e:
+        fail(str(e))
+    private = configured.is_private if configured else None
+    try:
+        out = fetch_metadata(cfg, study, private=private)
     except EnaError as e:
         fail(f"{study}: ENA: {e}")
     click.echo(f"{study}: metadata refreshed in {out}")

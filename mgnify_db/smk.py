@@ -67,8 +67,9 @@ def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
 
 
 # -- plans -------------------------------------------------------------------------------------
-def fetch_metadata(cfg: GlobalConfig, study: str) -> Path:
-    """Fetch a study's ENA metadata into ena.json (recorded as `ena_metadata` job events)."""
+def fetch_metadata(cfg: GlobalConfig, study: str, private: bool | None = None) -> Path:
+    """Fetch a study's ENA metadata into ena.json (recorded as `ena_metadata` job events);
+    `private` (the study file's `is_private`) says whether to use the data-hub account."""
     from .steps import ena_metadata
 
     paths = StudyPaths(Path(cfg.results_dir), study)
@@ -81,7 +82,7 @@ def fetch_metadata(cfg: GlobalConfig, study: str) -> Path:
         threads=1,
     )
     start = time.monotonic()
-    ena_metadata(cfg=cfg, study=study, out=out, job=job)
+    ena_metadata(cfg=cfg, study=study, out=out, job=job, private=private)
     seconds = time.monotonic() - start
     rss_mb = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024
     # The same columns as Snakemake's benchmark files (`mgnify-db timings` reads them all).
@@ -112,7 +113,7 @@ def plan_studies(
                 if not fetch:
                     problems[acc] = "no ENA metadata yet"
                     continue
-                fetch_metadata(cfg, acc)
+                fetch_metadata(cfg, acc, private=study.is_private)
             plans[acc] = plan_study(study, ena_json.read_bytes())
         except Exception as e:  # noqa: BLE001 - reported per study, in one line
             problems[acc] = f"{type(e).__name__}: {e}".splitlines()[0][:300]

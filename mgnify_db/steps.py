@@ -98,10 +98,12 @@ def study_config(*, study: StudyConfig, out: Path, history: Path | None = None) 
         log.info("%s: config recorded in %s", study.accession, history)
 
 
-def ena_metadata(*, cfg: GlobalConfig, study: str, out: Path, job: Job) -> StudyMetadata:
+def ena_metadata(
+    *, cfg: GlobalConfig, study: str, out: Path, job: Job, private: bool | None = None
+) -> StudyMetadata:
     """Fetch the study's metadata; an existing ena.json is refreshed (withdrawn records kept)."""
     with record(job) as extra:
-        meta = fetch_study_metadata(EnaClient(cfg.ena), study)
+        meta = fetch_study_metadata(EnaClient(cfg.ena), study, private=private)
         if (old := read_json(out)) is not None:
             meta = refreshed(StudyMetadata.model_validate(old), meta)
         write_json(out, meta.model_dump(mode="json"))

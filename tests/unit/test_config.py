@@ -5,7 +5,14 @@ import pytest
 from click.testing import CliRunner
 
 from mgnify_db.cli import cli
-from mgnify_db.config import ConfigError, json_schemas, load_global, load_studies, load_study
+from mgnify_db.config import (
+    ConfigError,
+    check_references,
+    json_schemas,
+    load_global,
+    load_studies,
+    load_study,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +27,9 @@ def test_shipped_configs_are_valid():
     cfg = load_global(REPO / "config" / "config.yaml")
     assert cfg.ena.portal_url == "https://www.ebi.ac.uk/ena/portal/api"  # production default
     assert cfg.catalogue_path == Path("results/catalogue.db")
-    assert list(load_studies(REPO / "demo" / "studies")) == ["PRJEB00001"]
+    demo = load_studies(REPO / "demo" / "studies")
+    assert list(demo) == ["PRJEB00001", "PRJEB77777"]
+    check_references(load_global(REPO / "demo" / "config.yaml"), demo)
 
 
 @pytest.mark.parametrize(

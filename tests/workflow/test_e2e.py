@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 
 import pytest
@@ -11,7 +12,7 @@ import sqlite_utils
 from support import snakemake, write_demo_variant, write_workdir
 
 from mgnify_db.catalogue import dump, open_store, rebuild
-from mgnify_db.config import GlobalConfig
+from mgnify_db.config import load_global
 
 pytestmark = pytest.mark.e2e
 
@@ -93,17 +94,21 @@ def test_rebuild_gives_the_same_rows(demo_run, tmp_path):
     with open_store(demo_run / "results" / "catalogue.db", create=False) as store:
         before = dump(store)
     rebuilt = tmp_path / "rebuilt.db"
-    rebuild(rebuilt, demo_run / "results", GlobalConfig())
+    cfg = load_global(demo_run / "config" / "config.yaml")  # publications, super studies
+    rebuild(rebuilt, demo_run / "results", cfg)
     with open_store(rebuilt) as store:
         assert dump(store) == before
 
 
 def test_datasette_serves_the_catalogue(site):
-    with urllib.request.urlopen(f"{site}/catalogue/studies.json?_shape=array") as resp:
+    with urllib.request.urlopen(f"{site}/public/studies.json?_shape=array") as resp:
         studies = json.load(resp)
-    assert [s["ena_accession"] for s in studies] == ["PRJEB00001"]
-    with urllib.request.urlopen(f"{site}/catalogue/studies.json?_shape=array&_search=mock") as r:
+    assert [s["ena_accession"] for s in studies] == ["PRJEB00001"]  # not the private one
+    with urllib.request.urlopen(f"{site}/public/studies.json?_shape=array&_search=mock") as r:
         assert len(json.load(r)) == 1
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{site}/catalogue/studies.json")
+    assert err.value.code == 403
 
 
 def test_failed_download_is_visible_and_a_rerun_resumes(tmp_path, mirror):
@@ -155,5 +160,6 @@ def test_every_tool_rule_has_benchmarks(demo_run):
         "analysis_rrna",
     }
     # the QC-failed run's assembly job only short-circuits, but is a job (with a benchmark)
-    assert timings["ena_download"].jobs == 4 and timings["assembly_megahit"].jobs == 4
+    # the public study's 4 downloaded runs (3 assembled) and the private study's one
+    assert timings["ena_download"].jobs == 5 and timings["assembly_megahit"].jobs == 5
     assert all(t.total_s > 0 for t in timings.values())
