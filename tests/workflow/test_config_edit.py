@@ -48,7 +48,11 @@ def test_exclude_a_run_change_the_biome_set_a_sample_limit(demo_run, mirror, tmp
     assert runs["ERR0000001"]["status_reason"] == "in exclude_runs"
     limited = [r for r in runs.values() if r["status_reason"] == "beyond sample_limit 2"]
     assert limited, runs
-    kept = [run for run, a in analyses.items() if not a["is_suppressed"]]
+    kept = [
+        run
+        for run, a in analyses.items()
+        if not a["is_suppressed"] and a["study"] == study["accession"]
+    ]
     assert len(kept) == 1
     assert analyses["ERR0000001"]["is_suppressed"] == 1
     assert analyses["ERR0000001"]["suppression_reason"] == "run skipped: in exclude_runs"

@@ -61,7 +61,9 @@ def test_catalogue_statuses(demo_run):
     assert analyses[2]["rrna_total"] == 0
     assert sum(a["rrna_total"] for a in analyses[:2]) > 0
     downloads = rows(db, "select * from downloads")
-    assert {d["download_group"] for d in downloads} >= {"assembly", "coding_sequences", "rrna"}
+    # MGnify's groups: contigs and fastp under quality_control, rRNA under taxonomy
+    groups = {"quality_control", "coding_sequences", "taxonomy"}
+    assert {d["download_group"] for d in downloads} == groups
     for d in downloads:
         assert (demo_run / "results" / d["path"]).stat().st_size == d["size_bytes"]
     events = rows(db, "select * from events where event = 'completed'")
