@@ -114,7 +114,11 @@ def _strip(conn: sqlite3.Connection) -> dict[str, int]:
         cur = conn.execute(f"DELETE FROM samples WHERE {unreferenced or '1'}")
         if cur.rowcount:
             _cascade(conn, tables, {"samples"})
-    # 4. full-text indexes from what is left (external content: the index is rebuilt, not
+    # 4. shared rows only private or suppressed records used: a publication or super study
+    # only a private study names (an embargoed paper's title is not public yet), a biome
+    # outside the shipped tree that no public study or sample is filed under
+    _prune_shared(conn, tables)
+    # 5. full-text indexes from what is left (external content: the index is rebuilt, not
     # edited, so no deleted term survives in it)
     for table in FTS:
         fts = f"{table}_fts"
@@ -124,6 +128,38 @@ def _strip(conn: sqlite3.Connection) -> dict[str, int]:
     conn.execute("ANALYZE")
     conn.execute("VACUUM")
     return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+
+
+def _prune_shared(conn: sqlite3.Connection, tables: list[str]) -> None:
+    from .biomes import tree_lineages
+
+    for table, key, link, col in (
+        ("publications", "pubmed_id", "study_publications", "publication"),
+        ("super_studies", "slug", "super_study_studies", "super_study"),
+    ):
+        if table in tables and link in tables:
+            conn.execute(
+                f"DELETE FROM [{table}] WHERE NOT EXISTS"
+                f" (SELECT 1 FROM [{link}] l WHERE l.[{col}] = [{table}].[{key}])"
+            )
+    if "biomes" not in tables:
+        return
+    conn.execute("CREATE TEMP TABLE shipped (lineage TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO shipped VALUES (?)", [(x,) for x in tree_lineages()])
+    used = [f"SELECT biome FROM [{t}]" for t in ("studies", "samples") if t in tables]
+    # deepest first: a custom lineage's ancestors go once no used lineage is below them
+    for (lineage,) in conn.execute(
+        "SELECT lineage FROM biomes WHERE lineage NOT IN (SELECT lineage FROM shipped)"
+        " ORDER BY depth DESC"
+    ).fetchall():
+        below = conn.execute(
+            f"SELECT 1 FROM ({' UNION '.join(used) or 'SELECT NULL AS biome'})"
+            " WHERE biome = :l OR substr(biome, 1, length(:l) + 1) = :l || ':' LIMIT 1",
+            {"l": lineage},
+        ).fetchone()
+        if below is None:
+            conn.execute("DELETE FROM biomes WHERE lineage = ?", [lineage])
+    conn.execute("DROP TABLE shipped")
 
 
 def _cascade(conn: sqlite3.Connection, tables: list[str], changed: set[str]) -> None:

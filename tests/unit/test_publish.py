@@ -234,3 +234,47 @@ def test_a_million_annotations_publish_in_seconds(tmp_path):
     assert counts["annotations"] == 950_000 + 2  # every 20th analysis is the private study's
     assert counts["analyses"] == 47_500 + 1
     assert took < 20, f"publish took {took:.1f} s"
+
+
+def test_shared_rows_only_private_studies_use_are_left_out(tmp_path):
+    """A publication or super study only a private study names, and a biome outside the
+    shipped tree only a private study is filed under, stay out of public.db."""
+    import sqlite3
+
+    cat = build_catalogue(tmp_path)
+    conn = sqlite3.connect(cat.db)
+    with conn:
+        conn.execute(
+            "insert into publications (pubmed_id, title) values (424242, 'EMBARGOED-PAPER')"
+        )
+        conn.execute(
+            "insert into study_publications values ('MGYS00000777/424242', 'MGYS00000777', 424242)"
+        )
+        conn.execute("insert into super_studies (slug, title) values ('secret-club', 'SECRET')")
+        conn.execute(
+            "insert into super_study_studies values ('secret-club/777', 'secret-club',"
+            " 'MGYS00000777', 1)"
+        )
+        for lineage, parent, depth in (
+            ("root:Engineered:Hidden lab", "root:Engineered", 3),
+            ("root:Engineered:Hidden lab:Vat 9", "root:Engineered:Hidden lab", 4),
+        ):
+            conn.execute(
+                "insert or ignore into biomes values (?, ?, ?, ?, ?)",
+                [lineage, lineage.rsplit(":", 1)[1], lineage.lower(), depth, parent],
+            )
+        conn.execute(
+            "update studies set biome = 'root:Engineered:Hidden lab:Vat 9'"
+            " where accession = 'MGYS00000777'"
+        )
+    conn.close()
+    public = tmp_path / "public.db"
+    publish(cat.db, public)
+    assert 424242 not in column(public, "select pubmed_id from publications")
+    assert column(public, "select pubmed_id from publications")  # the public study's stays
+    assert column(public, "select slug from super_studies") == {"ocean-atlas"}
+    lineages = column(public, "select lineage from biomes")
+    assert not {lin for lin in lineages if "Hidden" in lin}
+    assert "root:Engineered" in lineages  # the shipped tree stays whole
+    data = public.read_bytes()
+    assert b"EMBARGOED-PAPER" not in data and b"Hidden lab" not in data
