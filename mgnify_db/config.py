@@ -519,6 +519,26 @@ def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
     return {s.accession: s for s in map(load_study, study_files(studies_dir))}
 
 
+def study_references(cfg: GlobalConfig, study: StudyConfig) -> dict:
+    """The publications and super studies `study` belongs to, as config.yaml describes them
+    (recorded with the study's results, so a rebuild needs no config): a super study holds a
+    study its file names, or that it lists as a flagship."""
+    publications = {
+        str(pmid): cfg.publications[pmid].model_dump(mode="json")
+        for pmid in study.publications
+        if pmid in cfg.publications
+    }
+    supers = {
+        slug: {
+            **s.model_dump(mode="json", exclude={"flagship_studies"}),
+            "is_flagship": study.accession in s.flagship_studies,
+        }
+        for slug, s in sorted(cfg.super_studies.items())
+        if slug in study.super_studies or study.accession in s.flagship_studies
+    }
+    return {"publications": publications, "super_studies": supers}
+
+
 def check_references(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None:
     """Every publication and super study a study file names is described in config.yaml."""
     for acc, study in studies.items():

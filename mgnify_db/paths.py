@@ -15,6 +15,8 @@ RUN = STUDY + "/runs/{run}"
 PATTERNS: dict[str, str] = {
     # study level
     "study_config": STUDY + "/study.json",
+    # the publications and super studies the study is in, as config.yaml described them
+    "study_references": STUDY + "/references.json",
     "config_history": STUDY + "/config_history.jsonl",  # every recorded config, appended
     # the config of a study whose ENA metadata could not be fetched yet (its catalogue stub)
     "pending_config": STUDY + "/study.pending.json",

@@ -84,7 +84,14 @@ def _write_gated(reason: str, *outputs: Path) -> None:
             out.write_text("")
 
 
-def study_config(*, study: StudyConfig, out: Path, history: Path | None = None) -> None:
+def study_config(
+    *,
+    study: StudyConfig,
+    out: Path,
+    history: Path | None = None,
+    references: dict | None = None,
+    references_out: Path | None = None,
+) -> None:
     """Record the study's config (study.json) and, when it differs from the last one recorded,
     append it to `history` (default: PATTERNS' `config_history` beside `out`), never rewritten:
     the catalogue's operator-change events come from it."""
@@ -92,6 +99,8 @@ def study_config(*, study: StudyConfig, out: Path, history: Path | None = None) 
 
     config = study.model_dump(mode="json")
     write_json(out, config)
+    if references_out is not None:
+        write_json(references_out, references or {})
     if history is None:
         history = out.with_name(Path(PATTERNS["config_history"]).name)
     if record_config(history, config):

@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from support import DEMO_SCALE, SLURM_SCRIPT, free_port, snakemake, tool, write_workdir
+from support import (
+    DEMO_SCALE,
+    SITE_TOKEN,
+    SLURM_SCRIPT,
+    free_port,
+    snakemake,
+    tool,
+    write_workdir,
+)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +83,11 @@ def site(demo_run):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "MGNIFY_CURATOR_TOKEN": SITE_TOKEN,
+            "MGNIFY_FILES_SECRET": "site-secret",
+        },
     )
     base = f"http://127.0.0.1:{port}"
     try:

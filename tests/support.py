@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Tests build the demo at a lower coverage: same genomes and runs, half the reads.
+SITE_TOKEN = "demo-site-curator-token"  # the `site` fixture's curator token
 DEMO_SCALE = float(os.environ.get("MGNIFY_TEST_DEMO_SCALE", "0.5"))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import GlobalConfig, StudyConfig
 from ..ids import AccessionKind, Ledger, accession
-from ..io import md5_cached, read_jsonl
+from ..io import md5_cached, read_json, read_jsonl
 from ..jobs import JobEvent, MemoryPolicy, memory_events, read_events
 from ..models import EXPERIMENT_TYPE_LABELS, ExperimentType, Status
 from ..paths import PATTERNS, StudyPaths
@@ -511,45 +511,44 @@ def study_row(plan: StudyPlan, mgys: str, created_at: str | None) -> dict:
     }
 
 
-def publication_rows(config: StudyConfig, cfg: GlobalConfig, mgys: str) -> tuple[list, list]:
-    pubs, links = [], []
-    for pmid in config.publications:
-        p = cfg.publications.get(pmid)
-        if p is None:
-            continue  # config check names it; a load never fails on it
-        meta = p.model_dump(exclude_none=True, exclude={"title", "published_year"})
-        pubs.append(
+def reference_rows(refs: dict, mgys: str) -> Rows:
+    """Publications and super studies (and the study's links to them) from its recorded
+    references (`references.json`, written with its config)."""
+    out: Rows = {"publications": [], "study_publications": []}
+    out |= {"super_studies": [], "super_study_studies": []}
+    for pmid, p in sorted(refs.get("publications", {}).items(), key=lambda kv: int(kv[0])):
+        meta = {k: v for k, v in p.items() if k not in ("title", "published_year") and v}
+        out["publications"].append(
             {
-                "pubmed_id": pmid,
-                "title": p.title,
-                "published_year": p.published_year,
-                "doi": p.doi,
-                "authors": p.authors,
+                "pubmed_id": int(pmid),
+                "title": p.get("title"),
+                "published_year": p.get("published_year"),
+                "doi": p.get("doi"),
+                "authors": p.get("authors"),
                 "metadata": _js(meta),
             }
         )
-        links.append({"id": _id(mgys, pmid), "study": mgys, "publication": pmid})
-    return pubs, links
-
-
-def super_study_rows(config: StudyConfig, cfg: GlobalConfig, mgys: str) -> tuple[list, list]:
-    rows, links = [], []
-    for slug, s in sorted(cfg.super_studies.items()):
-        flagship = config.accession in s.flagship_studies
-        if slug not in config.super_studies and not flagship:
-            continue
-        rows.append(
-            {"slug": slug, "title": s.title, "description": s.description, "logo_url": s.logo_url}
+        out["study_publications"].append(
+            {"id": _id(mgys, pmid), "study": mgys, "publication": int(pmid)}
         )
-        links.append(
+    for slug, s in sorted(refs.get("super_studies", {}).items()):
+        out["super_studies"].append(
+            {
+                "slug": slug,
+                "title": s.get("title"),
+                "description": s.get("description"),
+                "logo_url": s.get("logo_url"),
+            }
+        )
+        out["super_study_studies"].append(
             {
                 "id": _id(slug, mgys),
                 "super_study": slug,
                 "study": mgys,
-                "is_flagship": int(flagship),
+                "is_flagship": int(bool(s.get("is_flagship"))),
             }
         )
-    return rows, links
+    return out
 
 
 def _study_common(config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: str) -> Rows:
@@ -557,8 +556,10 @@ def _study_common(config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: s
     study-level job events and operator changes."""
     out = empty()
     out["biomes"] = biome_rows(config.biome)
-    out["publications"], out["study_publications"] = publication_rows(config, cfg, mgys)
-    out["super_studies"], out["super_study_studies"] = super_study_rows(config, cfg, mgys)
+    refs = read_json(
+        Path(PATTERNS["study_references"].format(results=results, study=config.accession))
+    )
+    out |= reference_rows(refs or {}, mgys)
     study_jobs = StudyPaths(Path(results), config.accession).path("study_jobs")
     events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
     out["events"] = event_rows(events, mgys, None, cfg.memory)

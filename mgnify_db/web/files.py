@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import os
 import re
 import time
@@ -235,7 +236,7 @@ def settings(datasette: Any) -> dict:
 
 
 DOWNLOAD_SQL = """
-select alias, path, file_type, md5, url from downloads
+select alias, path, file_type, md5, url, index_files from downloads
 where alias = :alias and (analysis = :owner
   or (analysis is null and assembly = :owner)
   or (analysis is null and assembly is null and study = :owner))
@@ -243,13 +244,28 @@ limit 1
 """
 
 
+INDEX_TYPES = ("gzi", "fai", "csi")
+
+
 async def find_download(datasette: Any, database: str, owner: str, alias: str) -> dict | None:
+    """The download row of owner/alias; for `<alias>.<gzi|fai|csi>`, its file's index (served
+    with the file's own visibility: an index is listed on the row, never a row of its own)."""
     db = datasette.databases.get(database)
     if db is None:
         return None
     rows = await db.execute(DOWNLOAD_SQL, {"owner": owner, "alias": alias})
-    row = rows.first()
-    return dict(row) if row else None
+    if row := rows.first():
+        return dict(row)
+    base, _, kind = alias.rpartition(".")
+    if kind not in INDEX_TYPES or not base:
+        return None
+    rows = await db.execute(DOWNLOAD_SQL, {"owner": owner, "alias": base})
+    if not (row := rows.first()):
+        return None
+    for index in json.loads(row["index_files"] or "[]"):
+        if index.get("index_type") == kind:
+            return {"alias": alias, "path": index["path"], "file_type": "other", "md5": None}
+    return None
 
 
 def results_file(datasette: Any, relative: str | None) -> Path | None:

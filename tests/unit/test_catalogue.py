@@ -344,3 +344,33 @@ def test_a_study_not_yet_fetched_is_a_stub_then_the_full_study(results, store):
     load(store, results, "PRJEB1")
     (study,) = rows(store, "select * from studies")
     assert (study["accession"], study["title"]) == ("MGYS00000001", "Study PRJEB1 of the ocean")
+
+
+def test_publications_and_super_studies_come_from_the_recorded_references(results, store, tmp_path):
+    """A study's publications and super studies are loaded from references.json (recorded with
+    its config), so a rebuild needs no config.yaml to give the same rows."""
+    from mgnify_db.config import GlobalConfig, StudyConfig, study_references
+    from mgnify_db.io import write_json
+    from mgnify_db.paths import StudyPaths
+
+    paths, _ = make_study(results, "PRJEB1", 1)
+    cfg = GlobalConfig(
+        publications={123: {"title": "A paper", "published_year": 2024, "doi": "10.1/x"}},
+        super_studies={
+            "atlas": {"title": "Atlas", "flagship_studies": ["PRJEB1"]},
+            "other": {"title": "Other"},
+        },
+    )
+    study = StudyConfig(accession="PRJEB1", biome="root", publications=[123])
+    write_json(StudyPaths(results, "PRJEB1").path("study_references"), study_references(cfg, study))
+    load(store, results, "PRJEB1")
+    got = dump(store)
+    assert [(p["pubmed_id"], p["title"]) for p in got["publications"]] == [(123, "A paper")]
+    assert [(s["slug"], s["title"]) for s in got["super_studies"]] == [("atlas", "Atlas")]
+    (link,) = got["super_study_studies"]
+    assert link["is_flagship"] == 1 and link["study"] == got["studies"][0]["accession"]
+    assert len(got["study_publications"]) == 1
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild(rebuilt, results, GlobalConfig())  # no publications in this config: same rows
+    with open_store(rebuilt) as again:
+        assert dump(again) == got

@@ -6,6 +6,7 @@
 rule catalogue_load_study:
     input:
         config=P("study_config"),
+        references=P("study_references"),
         ena=P("ena"),
         memory_policy=P("memory_policy"),
     output:

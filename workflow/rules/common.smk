@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from mgnify_db import smk
+from mgnify_db.config import study_references
 from mgnify_db.paths import pattern
 from mgnify_db.pipelines import PIPELINES
 

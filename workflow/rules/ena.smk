@@ -5,9 +5,12 @@
 
 rule study_config:
     output:
-        P("study_config"),
+        config=P("study_config"),
+        references=P("study_references"),
     params:
         study=lambda wc: STUDIES[wc.study].model_dump(mode="json"),
+        # publications and super studies as config.yaml describes them: an edit reloads
+        references=lambda wc: study_references(CFG, STUDIES[wc.study]),
     log:
         LOG("study_config", run=False),
     localrule: True

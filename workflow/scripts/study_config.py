@@ -8,5 +8,7 @@ run_step(
     snakemake,
     study_config,
     study=StudyConfig.model_validate(snakemake.params.study),
-    out=Path(snakemake.output[0]),
+    out=Path(snakemake.output.config),
+    references=snakemake.params.references,
+    references_out=Path(snakemake.output.references),
 )
