@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import yaml
 
 from .config import ConfigError, check_references, json_schemas, load_global, load_studies
 
@@ -516,7 +517,7 @@ def serve(
     through the package's entry point).
     """
     from .catalogue.publish import PublishError, is_stale, publish
-    from .web.auth import TOKEN_ENV, curator_tokens
+    from .web.auth import MIN_TOKEN_LENGTH, TOKEN_ENV, curator_tokens
     from .web.files import LIFETIME_ENV, RESULTS_ENV
 
     cfg = _global(config_path)
@@ -532,6 +533,14 @@ def serve(
             fail(
                 f"{path}: served databases are named after their files: this one must be {name}.db"
             )
+    gate = (yaml.safe_load(metadata.read_text()) or {}).get("databases", {}).get("catalogue", {})
+    if gate.get("allow") != {"id": "curator"}:
+        fail(
+            f"{metadata}: databases: catalogue: allow must be {{id: curator}}"
+            " (without it the catalogue, private studies included, is served to anyone)"
+        )
+    if short := [t for t in curator_tokens() if len(t) < MIN_TOKEN_LENGTH]:
+        fail(f"{TOKEN_ENV}: {len(short)} token(s) shorter than {MIN_TOKEN_LENGTH} characters")
     if is_stale(catalogue_db, public_db):
         try:
             counts = publish(catalogue_db, public_db)

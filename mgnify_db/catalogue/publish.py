@@ -44,7 +44,12 @@ def publish(catalogue_db: Path, public_db: Path) -> dict[str, int]:
         raise PublishError(f"{catalogue_db}: no catalogue here (run the workflow or rebuild)")
     public_db.parent.mkdir(parents=True, exist_ok=True)
     tmp = public_db.with_name(f".{public_db.name}.{os.getpid()}.publish")
+    for stale in public_db.parent.glob(f".{public_db.name}.*.publish*"):
+        if not _alive(stale.name.split(".publish")[0].rsplit(".", 1)[-1]):  # a killed publish's
+            stale.unlink(missing_ok=True)
     _remove(tmp)
+    # the copy holds private rows until stripped: readable by us only
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         src = sqlite3.connect(f"{catalogue_db.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -57,6 +62,7 @@ def publish(catalogue_db: Path, public_db: Path) -> dict[str, int]:
             counts = _strip(conn)
         finally:
             conn.close()
+        os.chmod(tmp, 0o644)  # public by design once stripped
         tmp.replace(public_db)
     except sqlite3.Error as e:
         _remove(tmp)
@@ -67,6 +73,16 @@ def publish(catalogue_db: Path, public_db: Path) -> dict[str, int]:
     for suffix in ("-wal", "-shm", "-journal"):  # a stale one would be applied to the new file
         Path(f"{public_db}{suffix}").unlink(missing_ok=True)
     return counts
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:
@@ -86,7 +102,13 @@ def _strip(conn: sqlite3.Connection) -> dict[str, int]:
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = [t for t in ORDER if t in present and t not in PRIVATE_TABLES]
     conn.execute("BEGIN")
-    for table in PRIVATE_TABLES:
+    # An allowlist: operations tables, views, and any table this schema does not describe
+    # (made by hand, by a later version, an FTS index not in FTS) stay out.
+    keep = set(tables) | {"_meta"} | {t for t in present if t.startswith("sqlite_")}
+    keep |= {t for t in present for base in FTS if t.startswith(f"{base}_fts")}
+    for (view,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+        conn.execute(f"DROP VIEW [{view}]")
+    for table in sorted(present - keep):
         for trigger in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [table]
         ).fetchall():
@@ -114,6 +136,10 @@ def _strip(conn: sqlite3.Connection) -> dict[str, int]:
         cur = conn.execute(f"DELETE FROM samples WHERE {unreferenced or '1'}")
         if cur.rowcount:
             _cascade(conn, tables, {"samples"})
+    # who owns a private record, and why a record was suppressed, are never public
+    for table in tables:
+        if {"webin_owner", "suppression_reason"} <= _columns(conn, table):
+            conn.execute(f"UPDATE [{table}] SET webin_owner = NULL, suppression_reason = NULL")
     # 4. shared rows only private or suppressed records used: a publication or super study
     # only a private study names (an embargoed paper's title is not public yet), a biome
     # outside the shipped tree that no public study or sample is filed under

@@ -103,6 +103,7 @@ def sample_rows(plan: StudyPlan, mgys: str) -> tuple[list[dict], list[dict]]:
                 "id": _id(mgys, s.sample_accession),
                 "study": mgys,
                 "sample": s.sample_accession,
+                "biome": plan.config.biome,
                 **_visibility(plan.config, reason),
             }
         )

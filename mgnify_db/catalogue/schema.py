@@ -23,7 +23,6 @@ VISIBILITY = {
     "suppression_reason": str,
     "webin_owner": str,
 }
-SUPPRESSION = VISIBILITY  # old name
 
 
 @dataclass(frozen=True)
@@ -175,10 +174,14 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "study_samples",
-            {"id": str, "study": str, "sample": str, **VISIBILITY},
+            {"id": str, "study": str, "sample": str, "biome": str, **VISIBILITY},
             pk="id",
-            foreign_keys=[("study", "studies", "accession"), ("sample", "samples", "accession")],
-            indexes=[["study"], ["sample"]],
+            foreign_keys=[
+                ("study", "studies", "accession"),
+                ("sample", "samples", "accession"),
+                ("biome", "biomes", "lineage"),
+            ],
+            indexes=[["study"], ["sample"], ["biome"]],
         ),
         Table(
             "runs",

@@ -161,6 +161,7 @@ class SqliteStore:
             self._write_rows(rows, owned)
             self._refresh_study(study)
             self._refresh_samples(study)
+            self._prune_shared()
             self._prune_biomes()
         return rows
 
@@ -216,34 +217,45 @@ class SqliteStore:
         )
 
     def _refresh_samples(self, study: str) -> None:
-        """A sample's visibility over all the studies that list it: public if any public study
-        lists it as current; suppressed only if every study has it withdrawn."""
+        """A sample's biome and visibility over every study that lists it, whatever the order
+        of their loads: those of its first current public link (then private, then withdrawn;
+        ties by study). A private study's owner or reason never lands on a public sample."""
         self.db.execute(
             """update samples set
-                 is_private = (select min(is_private) from study_samples l
-                               where l.sample = samples.accession and not l.is_suppressed),
-                 is_suppressed = (select min(is_suppressed) from study_samples l
-                                  where l.sample = samples.accession),
-                 suppression_reason = (select max(suppression_reason) from study_samples l
-                                       where l.sample = samples.accession
-                                       having min(is_suppressed) = 1),
-                 webin_owner = (select max(webin_owner) from study_samples l
-                                where l.sample = samples.accession)
+                 (biome, is_private, is_suppressed, suppression_reason, webin_owner,
+                  updated_at) = (
+                   select l.biome, l.is_private, l.is_suppressed,
+                          case when l.is_suppressed then l.suppression_reason end,
+                          case when l.is_private then l.webin_owner end,
+                          (select updated_at from studies where accession = l.study)
+                   from study_samples l where l.sample = samples.accession
+                   order by l.is_suppressed, l.is_private, l.study limit 1)
                where accession in (select sample from study_samples where study = :s)""",
             {"s": study},
         )
-        # a withdrawn-everywhere sample keeps the privacy of its studies
+
+    def _prune_shared(self) -> None:
+        """Shared rows no study links to any more go: a rebuild would not make them."""
         self.db.execute(
-            """update samples set is_private = (select min(is_private) from study_samples l
-                                                where l.sample = samples.accession)
-               where is_private is null
-                 and accession in (select sample from study_samples where study = :s)""",
-            {"s": study},
+            "DELETE FROM samples WHERE NOT EXISTS (SELECT 1 FROM study_samples l"
+            " WHERE l.sample = samples.accession) AND NOT EXISTS (SELECT 1 FROM runs r"
+            " WHERE r.sample = samples.accession)"
+        )
+        self.db.execute(
+            "DELETE FROM publications WHERE NOT EXISTS (SELECT 1 FROM study_publications l"
+            " WHERE l.publication = publications.pubmed_id)"
+        )
+        self.db.execute(
+            "DELETE FROM super_studies WHERE NOT EXISTS (SELECT 1 FROM super_study_studies l"
+            " WHERE l.super_study = super_studies.slug)"
         )
 
     def _prune_biomes(self) -> None:
         """Biomes are MGnify's shipped tree plus the lineages (and ancestors) studies use."""
-        used = {r["biome"] for r in self.db.query("select distinct biome from studies")}
+        used = {
+            r["biome"]
+            for r in self.db.query("select biome from studies union select biome from samples")
+        }
         keep = {r["lineage"] for r in biome_tree()}
         for lineage in filter(None, used):
             parts = lineage.split(":")

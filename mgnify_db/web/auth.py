@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 
 TOKEN_ENV = "MGNIFY_CURATOR_TOKEN"
+MIN_TOKEN_LENGTH = 16  # `mgnify-db serve` refuses shorter ones: a guessable token is no gate
 CURATOR = {"id": "curator"}
 
 

@@ -8,7 +8,7 @@ global config through `MGNIFY_RESULTS_DIR`).
 Who gets a file:
 * a row in the `public` database (public.db): anyone;
 * a row only in `catalogue` (private or suppressed): a curator (`auth.py`), or anyone holding a
-  signed link `?expires=<unix ts>&token=<hex HMAC-SHA256(secret, "<owner>/<alias>" + expires)>`
+  signed link `?expires=<unix ts>&token=<hex HMAC-SHA256(secret, owner NUL alias NUL expires)>`
   (as MGnify's private-data server, reference §2.5; secret from `MGNIFY_FILES_SECRET`, signed
   links are disabled while it is unset). A curator gets such a link from `?sign=1` (JSON).
 
@@ -76,7 +76,8 @@ NOT_FOUND = {"ok": False, "error": "Not Found", "status": 404}
 
 # -- signed links -------------------------------------------------------------------------------
 def _signature(secret: str, owner: str, alias: str, expires: int | str) -> str:
-    message = f"{owner}/{alias}{expires}".encode()
+    # NUL-separated: no digits can move between the alias and `expires` under one signature
+    message = "\0".join((owner, alias, str(expires))).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -89,7 +90,7 @@ def _owner_alias(url: str) -> tuple[str, str]:
 
 def sign_file_url(url: str, secret: str, lifetime_s: int, now: float | None = None) -> str:
     """`url` (`<files_url>/<owner>/<alias>`, relative or absolute) with `expires` (unix time,
-    `lifetime_s` from `now`) and `token` = hex HMAC-SHA256(secret, "<owner>/<alias>" + expires)."""
+    `lifetime_s` from `now`) and `token` = hex HMAC-SHA256(secret, owner NUL alias NUL expires)."""
     if not secret:
         raise ValueError(f"no secret: signed links need {SECRET_ENV}")
     owner, alias = _owner_alias(url)

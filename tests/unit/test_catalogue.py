@@ -374,3 +374,42 @@ def test_publications_and_super_studies_come_from_the_recorded_references(result
     rebuild(rebuilt, results, GlobalConfig())  # no publications in this config: same rows
     with open_store(rebuilt) as again:
         assert dump(again) == got
+
+
+def test_a_sample_shared_by_a_public_and_a_private_study(results, tmp_path):
+    """One sample row, two links; public (with the public study's biome, no owner) whatever
+    the order of the loads, and never in public.db with the private study's owner."""
+    import json as _json
+
+    from mgnify_db.catalogue.publish import publish
+    from mgnify_db.io import read_json, write_json
+
+    shared = None
+    for acc, private in (("PRJEB1", False), ("PRJEB2", True)):
+        paths, _ = make_study(results, acc, 1, biome=f"root:Engineered:Wastewater:{acc}")
+        if private:
+            set_study_config(paths, is_private=True, webin_owner="Webin-99999")
+        ena = read_json(paths.path("ena"))
+        if shared is None:
+            shared = ena["samples"][0]
+        else:  # the second study lists the first study's sample too
+            ena["samples"].append(shared)
+        write_json(paths.path("ena"), ena)
+    dumps = []
+    for order in (("PRJEB1", "PRJEB2"), ("PRJEB2", "PRJEB1")):
+        db = tmp_path / f"{'-'.join(order)}.db"
+        with open_store(db) as store:
+            for acc in order:
+                load(store, results, acc)
+            got = dump(store, canonical=True)
+        dumps.append(got)
+        (row,) = [s for s in got["samples"] if s["accession"] == shared["sample_accession"]]
+        assert (row["is_private"], row["webin_owner"]) == (0, None)
+        assert row["biome"] == "root:Engineered:Wastewater:PRJEB1"
+        links = [lk for lk in got["study_samples"] if lk["sample"] == row["accession"]]
+        assert sorted(lk["is_private"] for lk in links) == [0, 1]
+        public = tmp_path / f"public-{'-'.join(order)}.db"
+        publish(db, public)
+        assert b"Webin-99999" not in public.read_bytes()
+        assert b"PRJEB2" not in public.read_bytes()
+    assert _json.dumps(dumps[0], sort_keys=True) == _json.dumps(dumps[1], sort_keys=True)

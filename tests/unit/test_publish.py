@@ -278,3 +278,29 @@ def test_shared_rows_only_private_studies_use_are_left_out(tmp_path):
     assert "root:Engineered" in lineages  # the shipped tree stays whole
     data = public.read_bytes()
     assert b"EMBARGOED-PAPER" not in data and b"Hidden lab" not in data
+
+
+def test_only_described_tables_reach_public_db_and_no_owner(tmp_path):
+    """An allowlist: a table or view the schema does not describe never reaches public.db;
+    webin owners and suppression reasons are blanked; a killed publish's copy is cleared and
+    the copy is never readable by others."""
+    import sqlite3
+
+    cat = build_catalogue(tmp_path)
+    conn = sqlite3.connect(cat.db)
+    with conn:
+        conn.execute("create table scratch (secret text)")
+        conn.execute("insert into scratch values ('HAND-MADE-SECRET')")
+        conn.execute("create view everything as select * from studies")
+    conn.close()
+    public = tmp_path / "public.db"
+    stale = tmp_path / ".public.db.999999999.publish"
+    stale.write_bytes(b"old copy")
+    publish(cat.db, public)
+    assert not stale.exists()
+    names = column(public, "select name from sqlite_master where type in ('table', 'view')")
+    assert "scratch" not in names and "everything" not in names
+    assert b"HAND-MADE-SECRET" not in public.read_bytes()
+    for table in ("studies", "runs", "samples", "downloads"):
+        assert rows(public, f"select count(*) from {table} where webin_owner is not null") == [(0,)]
+    assert public.stat().st_mode & 0o777 == 0o644

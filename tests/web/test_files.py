@@ -230,7 +230,7 @@ def test_sign_file_url_and_link_status():
     import hashlib as h
     import hmac
 
-    assert token == hmac.new(b"s", b"MGYA1/a b.tsv1060", h.sha256).hexdigest()
+    assert token == hmac.new(b"s", b"MGYA1\0a b.tsv\x001060", h.sha256).hexdigest()
     assert link_status("MGYA1", "a b.tsv", "1060", token, "s", now=1000) == "valid"
     assert link_status("MGYA1", "a b.tsv", "1060", token, "s", now=2000) == "expired"
     assert link_status("MGYA1", "a b.tsv", "1061", token, "s", now=1000) == "bad"
@@ -298,3 +298,36 @@ def test_serve_publishes_a_stale_public_db_and_serves_both(tmp_path, monkeypatch
         res.output == f"error: {other}: served databases are named after their files: "
         "this one must be catalogue.db\n"
     )
+
+
+def test_serve_refuses_an_open_catalogue_or_a_guessable_token(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mgnify_db.cli import cli
+
+    monkeypatch.setattr("mgnify_db.cli.os.execvp", lambda *args: None)
+    for name in ("MGNIFY_RESULTS_DIR", "MGNIFY_FILES_LINK_LIFETIME"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.chdir(tmp_path)
+    cat = build_catalogue(tmp_path)
+    monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", f"{TOKEN},short")
+    res = CliRunner().invoke(cli, ["serve", str(cat.db)])
+    assert res.exit_code == 1
+    assert res.output == "error: MGNIFY_CURATOR_TOKEN: 1 token(s) shorter than 16 characters\n"
+    monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", TOKEN)
+    open_metadata = tmp_path / "open.yaml"
+    open_metadata.write_text("title: no gate\ndatabases:\n  catalogue: {}\n")
+    res = CliRunner().invoke(cli, ["serve", str(cat.db), "--metadata", str(open_metadata)])
+    assert res.exit_code == 1 and "catalogue: allow must be {id: curator}" in res.output
+    assert CliRunner().invoke(cli, ["serve", str(cat.db)]).exit_code == 0
+
+
+def test_signed_links_cannot_shift_digits_between_alias_and_expiry():
+    from mgnify_db.web.files import link_status, sign_file_url
+
+    url = sign_file_url("/files/MGYA1/run1", "s3cret", 3600, now=1_000_000_000)
+    expires = url.split("expires=")[1].split("&")[0]
+    token = url.split("token=")[1]
+    assert link_status("MGYA1", "run1", expires, token, "s3cret", now=1_000_000_000) == "valid"
+    # "run1" + "1000003600" == "run" + "11000003600": once the same message, now not
+    assert link_status("MGYA1", "run", "1" + expires, token, "s3cret", now=0) == "bad"
