@@ -54,6 +54,10 @@ PATTERNS: dict[str, str] = {
     "ledger": "{results}/accessions.tsv",
     # the memory policy the jobs ran under: the catalogue's memory events are explained with it
     "memory_policy": "{results}/memory_policy.json",
+    # public.db's rows, written by `catalogue_publish` after public.db is swapped in. The rule's
+    # output is this marker, not public.db: Snakemake deletes a job's outputs before it runs,
+    # and public.db must stay in place (a server is reading it) until the new one replaces it.
+    "published": "{results}/published.json",
 }
 
 

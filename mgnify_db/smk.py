@@ -359,13 +359,14 @@ def uses_conda(workflow) -> bool:
 
 
 # -- publish (local rule, after every load) ----------------------------------------------------
-def publish(cfg: GlobalConfig, log: Path | None = None) -> dict:
+def publish(cfg: GlobalConfig, marker: Path | None = None, log: Path | None = None) -> dict:
     """Write public.db (`cfg.publish.public_db`) from the catalogue: its public, unsuppressed
     records only, swapped in atomically (a running `mgnify-db serve` follows it). The rows of
-    each table go to `log`."""
+    each table go to `marker` (the rule's output) and `log`."""
     from .catalogue.publish import publish as publish_db
 
     counts = publish_db(cfg.catalogue_path, Path(cfg.publish.public_db))
-    if log is not None:
-        write_text_atomic(log, json.dumps({"public_db": cfg.publish.public_db, "rows": counts}))
+    text = json.dumps({"public_db": cfg.publish.public_db, "rows": counts})
+    for path in filter(None, (log, marker)):
+        write_text_atomic(path, text)
     return counts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,8 @@ from ..plan import StudyPlan, recorded_plan
 from ..state import run_state
 from .rows import pending_study_rows, run_rows, study_accession, study_rows
 from .store import CatalogueError, SchemaMismatch, SqliteStore, open_store
+
+log = logging.getLogger(__name__)
 
 
 def recorded_config(results: Path, cfg: GlobalConfig) -> GlobalConfig:
@@ -110,9 +114,15 @@ def open_catalogue(cfg: GlobalConfig) -> Iterator[SqliteStore]:
     try:
         store = SqliteStore(cfg.catalogue_path)
     except SchemaMismatch as e:
-        print(f"catalogue: {e}; rebuilding it now", flush=True)
-        rebuild(cfg.catalogue_path, Path(cfg.results_dir), cfg, allow_empty=True)
-        store = SqliteStore(cfg.catalogue_path)
+        lock = cfg.catalogue_path.with_name(f".{cfg.catalogue_path.name}.rebuild.lock")
+        with open(lock, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # one rebuild; a second loader waits, then opens it
+            try:
+                store = SqliteStore(cfg.catalogue_path)
+            except SchemaMismatch:
+                log.warning("catalogue: %s; rebuilding it now", e)
+                rebuild(cfg.catalogue_path, Path(cfg.results_dir), cfg, allow_empty=True)
+                store = SqliteStore(cfg.catalogue_path)
     try:
         yield store
     finally:

@@ -413,3 +413,27 @@ def test_a_sample_shared_by_a_public_and_a_private_study(results, tmp_path):
         assert b"Webin-99999" not in public.read_bytes()
         assert b"PRJEB2" not in public.read_bytes()
     assert _json.dumps(dumps[0], sort_keys=True) == _json.dumps(dumps[1], sort_keys=True)
+
+
+def test_an_old_schema_catalogue_is_rebuilt_from_the_files(results, tmp_path):
+    """The workflow's loads open the catalogue through open_catalogue: one made by another
+    schema version is rebuilt from the result files (nothing lost), never used as it is."""
+    import sqlite3
+
+    from mgnify_db.catalogue.load import open_catalogue
+    from mgnify_db.catalogue.store import SchemaMismatch
+
+    make_study(results, "PRJEB1", 2)
+    db = tmp_path / "catalogue.db"
+    with open_store(db) as store:
+        load(store, results, "PRJEB1")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update _meta set value = '2' where key = 'schema_version'")
+    conn.close()
+    with pytest.raises(SchemaMismatch, match="catalogue schema v2.*catalogue rebuild"):
+        open_store(db).__enter__()
+    cfg = CFG.model_copy(update={"catalogue": f"sqlite:///{db}", "results_dir": str(results)})
+    with open_catalogue(cfg) as store:
+        assert [r["ena_accession"] for r in store.query("select * from studies")] == ["PRJEB1"]
+        assert next(store.query("select value from _meta"))["value"] == "3"

@@ -52,13 +52,15 @@ def test_both_studies_and_privacy_reaching_every_record(db):
         [priv["accession"]],
     )
     assert samples and all(s["is_private"] for s in samples)
+    # the private study has annotations (so publish's cascade meets real rows), all under
+    # private analyses
     annotations = rows(
         db,
-        "select count(*) n from annotations n join analyses a on a.accession = n.analysis"
-        " where a.study = ? and a.is_private = 0",
+        "select a.is_private, count(*) n from annotations n"
+        " join analyses a on a.accession = n.analysis where a.study = ? group by a.is_private",
         [priv["accession"]],
     )
-    assert annotations == [{"n": 0}]
+    assert [(r["is_private"], r["n"] > 0) for r in annotations] == [(1, True)]
 
 
 def test_links_publications_super_studies_and_biomes(db):
@@ -115,11 +117,9 @@ def test_runs_assemblies_analyses_as_mgnify_has_them(db):
         after, before = qc["after_filtering"], qc["before_filtering"]
         assert 0 < after["total_reads"] <= before["total_reads"]
     (failed_qc,) = rows(db, "select * from runs where status = 'qc_failed'")
-    (asm_flags,) = rows(
-        db, "select status_flags from assemblies where run = ?", [failed_qc["accession"]]
-    ) or [None]
-    if asm_flags:  # an assembly allocated before QC failed keeps its flags
-        assert json.loads(asm_flags["status_flags"])["pre_assembly_qc_failed"] is True
+    # QC failed before any assembly was allocated: a run that failed QC has none
+    assert not rows(db, "select 1 from assemblies where run = ?", [failed_qc["accession"]])
+    assert failed_qc["is_suppressed"] == 0 and failed_qc["status_reason"]
 
 
 def test_downloads_state_the_files_md5_size_and_url(db, demo_run):
@@ -175,6 +175,8 @@ def test_annotations_are_the_tables_rows(db, demo_run):
     )
 
 
-def test_paths_are_relative_to_results(db):
+def test_paths_are_inside_results(db, demo_run):
+    results = (demo_run / "results").resolve()
     for d in rows(db, "select path from downloads"):
-        assert not Path(d["path"]).is_absolute()
+        assert not Path(d["path"]).is_absolute() and ".." not in Path(d["path"]).parts
+        assert (results / d["path"]).resolve().is_relative_to(results)

@@ -42,11 +42,11 @@ rule catalogue_publish:
     input:
         all_loaded,
     output:
-        CFG.publish.public_db,
+        P("published"),
     log:
         f"{RESULTS}/logs/catalogue_publish.log",
     localrule: True
     resources:
         catalogue=1,
     run:
-        smk.publish(CFG, Path(log[0]))
+        smk.publish(CFG, Path(output[0]), Path(log[0]))
