@@ -10,7 +10,8 @@ from .schema import TABLES
 from .store import CatalogueError, SqliteStore
 
 # Accessions this catalogue allocates (MGYS, MGYA, local assembly ids): anything else is ENA's.
-ALLOCATED = re.compile(r"\b(?:MGYS|MGYA|LZ)\d+\b")
+# (In aliases like MGYA00000001_cds.faa too: `\b` would not end the accession before "_".)
+ALLOCATED = re.compile(r"(?<![A-Za-z0-9])(?:MGYS|MGYA|LZ)\d{8,}(?!\d)")
 
 
 def dump(

@@ -160,7 +160,7 @@ class SqliteStore:
             self._delete_owned("study = :study", {"study": study}, owned)
             self._write_rows(rows, owned)
             self._refresh_study(study)
-            self._refresh_samples(study)
+            self._refresh_samples("select sample from study_samples where study = :s", {"s": study})
             self._prune_shared()
             self._prune_biomes()
         return rows
@@ -184,6 +184,9 @@ class SqliteStore:
             )
             self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")])
             self._refresh_study(study)
+            self._refresh_samples(
+                "select sample from runs where accession = :run and study = :study", params
+            )
         return rows
 
     def _refresh_study(self, study: str) -> None:
@@ -216,22 +219,29 @@ class SqliteStore:
             },
         )
 
-    def _refresh_samples(self, study: str) -> None:
-        """A sample's biome and visibility over every study that lists it, whatever the order
-        of their loads: those of its first current public link (then private, then withdrawn;
-        ties by study). A private study's owner or reason never lands on a public sample."""
+    # A sample's first link: current before withdrawn, public before private, then by study.
+    FIRST_LINK = (
+        "from study_samples l where l.sample = samples.accession"
+        " order by l.is_suppressed, l.is_private, l.study limit 1"
+    )
+
+    def _refresh_samples(self, which: str, params: dict) -> None:
+        """The biome, visibility and `updated_at` of the samples `which` selects, from all the
+        studies that list them, whatever the order of their loads: those of the sample's first
+        link, and the latest change of its runs in that link's study. A private study's owner
+        or reason never lands on a public sample."""
         self.db.execute(
-            """update samples set
-                 (biome, is_private, is_suppressed, suppression_reason, webin_owner,
-                  updated_at) = (
+            f"""update samples set
+                 (biome, is_private, is_suppressed, suppression_reason, webin_owner) = (
                    select l.biome, l.is_private, l.is_suppressed,
                           case when l.is_suppressed then l.suppression_reason end,
-                          case when l.is_private then l.webin_owner end,
-                          (select updated_at from studies where accession = l.study)
-                   from study_samples l where l.sample = samples.accession
-                   order by l.is_suppressed, l.is_private, l.study limit 1)
-               where accession in (select sample from study_samples where study = :s)""",
-            {"s": study},
+                          case when l.is_private then l.webin_owner end
+                   {self.FIRST_LINK}),
+                 updated_at = (select max(r.updated_at) from runs r
+                               where r.sample = samples.accession
+                               and r.study = (select l.study {self.FIRST_LINK}))
+               where accession in ({which})""",
+            params,
         )
 
     def _prune_shared(self) -> None:

@@ -29,7 +29,9 @@ SLURM_RULES = {"ena_download", "qc_fastp", "assembly_megahit", "analysis_cds", "
 ASSEMBLY_DERIVED = {
     "assemblies": {"n_contigs", "total_length", "n50", "l50", "largest_contig", "gc_content"},
     "analyses": {"cds_count", "rrna_16s", "rrna_23s", "rrna_5s", "rrna_total"},
-    "downloads": {"size_bytes", "md5"},  # md5: equal whenever the sizes are (checked below)
+    # md5: every file is assembly-derived or a report stamped with its run's time and paths
+    # (fastp.html); each md5 is checked against its file's bytes in test_demo_site
+    "downloads": {"size_bytes", "md5"},
 }
 
 
@@ -65,8 +67,6 @@ def assert_same_catalogue(one, two, rel=0.01):
         for x, y in zip(a[table], b[table], strict=True):
             for k in loose - {"md5"}:
                 assert x[k] == pytest.approx(y[k], rel=rel), (table, k, x, y)
-            if "md5" in loose and x["size_bytes"] == y["size_bytes"] and x["md5"] != y["md5"]:
-                assert x["alias"].endswith("contigs.fa.gz") or "cds" in x["alias"], (x, y)
 
 
 def slurm_jobs(job_ids) -> dict[str, dict]:
