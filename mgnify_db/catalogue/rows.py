@@ -20,9 +20,7 @@ from ..paths import PATTERNS, StudyPaths
 from ..plan import StudyPlan
 from ..state import RecordState, RunState, study_states
 from .biomes import biome_path, lineage_rows
-from .schema import TABLES
-
-Rows = dict[str, list[dict]]
+from .schema import TABLES, Rows
 
 __all__ = ["biome_path", "biome_rows", "study_rows", "run_rows", "pending_study_rows"]
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 3
 
+Rows = dict[str, list[dict]]  # table name -> its rows (what a load replaces)
+
 # Every record table (studies, samples, runs, assemblies, analyses, downloads) carries these:
 # `is_private` and `is_suppressed` come down from the owning study (and, for suppression, from
 # the record itself); `publish` keeps only rows with both 0, then every row whose foreign keys

@@ -17,9 +17,7 @@ import sqlite_utils
 
 from ..models import Status
 from .biomes import biome_tree
-from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, ddl, index_ddl
-
-Rows = dict[str, list[dict]]
+from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, Rows, ddl, index_ddl
 
 
 class CatalogueError(RuntimeError):
