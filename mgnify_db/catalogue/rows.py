@@ -239,6 +239,16 @@ def quality_control(qc: dict | None) -> dict | None:
     }
 
 
+def annotations_digest(rec: RecordState, paths: StudyPaths, run: str) -> str | None:
+    """A digest of the analysis' annotation tables (their md5s, cached beside the files): the
+    store keeps the rows of an analysis whose digest did not change."""
+    parts = []
+    for spec in rec.pipeline.annotations:
+        path = paths.path(spec.path, run)
+        parts.append(f"{spec.type}:{md5_cached(path) if path.exists() else '-'}")
+    return hashlib.md5("|".join(parts).encode()).hexdigest() if parts else None
+
+
 def _annotation_rows(rec: RecordState, paths: StudyPaths, run: str, mgya: str) -> list[dict]:
     from ..pipelines.annotations import read_annotation_table
 
@@ -451,6 +461,9 @@ def run_rows(
                     "status_reason": ana.reason,
                     "status_flags": _js(_status_flags("analysis", ana, state)),
                     "is_ready": int(ana.status == Status.COMPLETED),
+                    "annotations_digest": annotations_digest(ana, paths, state.run)
+                    if ana.status == Status.COMPLETED
+                    else None,
                     "job_id": ana.job_id,
                     **spec.columns(ana.result or {}),
                     "quality_control": _js(quality_control(state.qc)),

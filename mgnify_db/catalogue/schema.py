@@ -300,6 +300,7 @@ TABLES: dict[str, Table] = {
                 "status_reason": str,
                 "status_flags": str,
                 "is_ready": int,
+                "annotations_digest": str,
                 "job_id": str,
                 "cds_count": int,
                 "rrna_16s": int,

@@ -115,6 +115,9 @@ class SqliteStore:
         rows derived inside it cannot be overtaken by another loader's newer ones."""
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
+        # foreign keys checked at COMMIT: an analysis whose annotations are kept is deleted and
+        # re-inserted within the transaction
+        conn.execute("PRAGMA defer_foreign_keys = ON")
         try:
             yield
         except BaseException:
@@ -122,8 +125,26 @@ class SqliteStore:
             raise
         conn.execute("COMMIT")
 
+    def _kept_annotations(self, rows: Rows, where: str, params: dict) -> set[str]:
+        """Analyses whose annotation tables are the ones already loaded (same digest of the
+        files): their rows stay, neither deleted nor inserted again (a study's re-load of a
+        million unchanged rows costs nothing). Noted in the temp table `kept_annotations`."""
+        new = {a["accession"]: a.get("annotations_digest") for a in rows["analyses"]}
+        old = dict(
+            self.db.conn.execute(
+                f"SELECT accession, annotations_digest FROM analyses WHERE {where}", params
+            ).fetchall()
+        )
+        kept = {acc for acc, digest in new.items() if digest and old.get(acc) == digest}
+        conn = self.db.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_annotations (analysis TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.kept_annotations")
+        conn.executemany("INSERT INTO temp.kept_annotations VALUES (?)", [(a,) for a in kept])
+        return kept
+
     def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
-        """Delete the rows of `tables` (children first) matching `where` on their owner."""
+        """Delete the rows of `tables` (children first) matching `where` on their owner
+        (annotations of `kept_annotations` excepted)."""
         for table in reversed(ORDER):
             if table not in tables:
                 continue
@@ -131,18 +152,22 @@ class SqliteStore:
             if t.owner == "analysis":
                 self.db.execute(
                     f"DELETE FROM [{table}] WHERE analysis IN"
-                    f" (SELECT accession FROM analyses WHERE {where})",
+                    f" (SELECT accession FROM analyses WHERE {where}"
+                    " AND accession NOT IN (SELECT analysis FROM temp.kept_annotations))",
                     params,
                 )
             elif t.owner == "study":
                 self.db.execute(f"DELETE FROM [{table}] WHERE {where}", params)
 
-    def _write_rows(self, rows: Rows, tables: Iterable[str]) -> None:
+    def _write_rows(self, rows: Rows, tables: Iterable[str], kept: set[str] = frozenset()) -> None:
         for table in ORDER:
             if table not in tables:
                 continue
             if table == "annotations":
-                self._insert(table, rows[table])
+                new = rows[table]
+                if kept:
+                    new = [r for r in new if r["analysis"] not in kept]
+                self._insert(table, new)
             else:
                 self._upsert(table, rows[table])
 
@@ -155,8 +180,9 @@ class SqliteStore:
             # Shared rows (biomes, publications, super studies, samples) are upserted, never
             # deleted: a sample may be shared with another study; ENA's withdrawn ones stay.
             owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
+            kept = self._kept_annotations(rows, "study = :study", {"study": study})
             self._delete_owned("study = :study", {"study": study}, owned)
-            self._write_rows(rows, owned)
+            self._write_rows(rows, owned, kept)
             self._refresh_study(study)
             self._refresh_samples("select sample from study_samples where study = :s", {"s": study})
             self._prune_shared()
@@ -169,6 +195,7 @@ class SqliteStore:
         with self._write():
             rows = make_rows()
             params = {"run": run, "study": study}
+            kept = self._kept_annotations(rows, "run = :run AND study = :study", params)
             self.db.execute(
                 "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
                 " FROM analyses WHERE run = :run AND study = :study) OR assembly IN (SELECT"
@@ -180,7 +207,7 @@ class SqliteStore:
                 params,
                 ["annotations", "events", "analyses", "assembly_runs", "assemblies"],
             )
-            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")])
+            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")], kept)
             self._refresh_study(study)
             self._refresh_samples(
                 "select sample from runs where accession = :run and study = :study", params

@@ -437,3 +437,35 @@ def test_an_old_schema_catalogue_is_rebuilt_from_the_files(results, tmp_path):
     with open_catalogue(cfg) as store:
         assert [r["ena_accession"] for r in store.query("select * from studies")] == ["PRJEB1"]
         assert next(store.query("select value from _meta"))["value"] == "3"
+
+
+def test_unchanged_annotation_tables_are_kept_changed_ones_replaced(results, store, tmp_path):
+    """A re-load keeps the annotation rows of analyses whose tables did not change (same digest)
+    and replaces those of a changed table; either way the rows equal a rebuild's."""
+    from mgnify_db.pipelines.annotations import AnnotationRow, write_annotation_table
+
+    paths, runs = make_study(results, "PRJEB1", 2)
+    for i, run in enumerate(runs):
+        finish_run(paths, run)
+        rows_ = [AnnotationRow(term=f"T{j}", count=j + 1 + i) for j in range(3)]
+        write_annotation_table(paths.path("rrna_annotations", run), rows_)
+    load(store, results, "PRJEB1")
+    before = dump(store)
+    assert len(before["annotations"]) == 6
+    calls = []
+    original = store._insert
+    store._insert = lambda table, rows: (calls.append(len(rows)), original(table, rows))[1]
+    load(store, results, "PRJEB1")  # nothing changed: nothing deleted, nothing inserted
+    assert calls == [0] and dump(store) == before
+    write_annotation_table(
+        paths.path("rrna_annotations", runs[1]), [AnnotationRow(term="NEW", count=9)]
+    )
+    load(store, results, "PRJEB1")
+    assert calls == [0, 1]
+    after = dump(store)
+    terms = {(a["analysis"], a["term"]) for a in after["annotations"]}
+    assert len(terms) == 4 and any(t == "NEW" for _, t in terms)
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild(rebuilt, results, CFG)
+    with open_store(rebuilt) as again:
+        assert dump(again) == after
