@@ -245,14 +245,19 @@ def check_catalogue(db_path: Path, *, writing: bool = False) -> None:
         )
 
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="global config (memory policy for the events' explanations)",
-)
+def config_option_for(help: str):
+    """`--config` (the global config file), with what the command reads from it."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        help=help,
+    )
+
+
+config_option = config_option_for("global config (memory policy for the events' explanations)")
 
 
 def _global(config_path: Path):
@@ -394,14 +399,7 @@ def catalogue_status(db_path: Path):
 
 
 @catalogue.command("publish")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="global config: where the catalogue and public.db are",
-)
+@config_option_for("global config: where the catalogue and public.db are")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), help="[default: the config's]")
 @click.option(
     "--public", "public_db", type=click.Path(path_type=Path), help="[default: the config's]"
@@ -474,14 +472,7 @@ def timings(results: Path):
 # --- Datasette --------------------------------------------------------------------------------
 @cli.command()
 @click.argument("db_path", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="global config: catalogue, publish.public_db, results_dir, link lifetime",
-)
+@config_option_for("global config: catalogue, publish.public_db, results_dir, link lifetime")
 @click.option(
     "--public",
     "public_db",
