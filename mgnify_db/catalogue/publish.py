@@ -115,7 +115,7 @@ def _strip(conn: sqlite3.Connection) -> dict[str, int]:
             conn.execute(f"DROP TRIGGER [{trigger[0]}]")
         conn.execute(f"DROP TABLE IF EXISTS [{table}]")
     if "_meta" in present:
-        conn.execute("DELETE FROM _meta WHERE key != 'schema_version'")
+        conn.execute("DELETE FROM _meta WHERE key NOT IN ('schema_version', 'generation')")
 
     # 1. records that are private or suppressed (a missing flag counts as set: fail closed)
     changed: set[str] = set()
@@ -207,12 +207,31 @@ def _cascade(conn: sqlite3.Connection, tables: list[str], changed: set[str]) -> 
         dirty = now
 
 
+def generation(db: Path) -> str | None:
+    """The catalogue generation a file holds (`_meta`: a new one with every load's commit; in
+    public.db, the one it was published from)."""
+    try:
+        conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM _meta WHERE key = 'generation'").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 def is_stale(catalogue_db: Path, public_db: Path) -> bool:
-    """True when `public_db` is missing or older than the catalogue (its WAL file included:
-    SQLite writes there first)."""
+    """True when `public_db` is missing or was published from another state of the catalogue
+    (generations differ; without them, when it is older than the catalogue and its WAL)."""
     public_db, catalogue_db = Path(public_db), Path(catalogue_db)
     if not public_db.is_file():
         return True
+    ours, theirs = generation(public_db), generation(catalogue_db)
+    if ours and theirs:
+        return ours != theirs
     written = [
         p.stat().st_mtime_ns for p in (catalogue_db, Path(f"{catalogue_db}-wal")) if p.exists()
     ]

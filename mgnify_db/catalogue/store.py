@@ -7,6 +7,7 @@ same methods (issue: PostgreSQL as the catalogue store).
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -120,6 +121,11 @@ class SqliteStore:
         conn.execute("PRAGMA defer_foreign_keys = ON")
         try:
             yield
+            # a new generation with every change: publish notes the one it copied, so whether
+            # public.db is current never depends on file times (a reader's close rewrites them)
+            conn.execute(
+                "INSERT OR REPLACE INTO _meta VALUES ('generation', ?)", [uuid.uuid4().hex]
+            )
         except BaseException:
             conn.execute("ROLLBACK")
             raise

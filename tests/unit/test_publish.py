@@ -304,3 +304,27 @@ def test_only_described_tables_reach_public_db_and_no_owner(tmp_path):
     for table in ("studies", "runs", "samples", "downloads"):
         assert rows(public, f"select count(*) from {table} where webin_owner is not null") == [(0,)]
     assert public.stat().st_mode & 0o777 == 0o644
+
+
+def test_staleness_follows_the_catalogues_changes_not_file_times(tmp_path):
+    """public.db is current while the catalogue has had no load since it was published, even
+    when a reader's close rewrote the catalogue file (a WAL checkpoint); any load makes it
+    stale."""
+    import os
+
+    from mgnify_db.catalogue.schema import TABLES
+    from mgnify_db.catalogue.store import SqliteStore
+
+    db, public = tmp_path / "catalogue.db", tmp_path / "public.db"
+    rows = {t: [] for t in TABLES}
+    rows["studies"] = [{"accession": "MGYS00000001", "is_private": 0, "is_suppressed": 0}]
+    store = SqliteStore(db)
+    store.replace_study("MGYS00000001", lambda: rows)
+    publish(db, public)
+    assert not is_stale(db, public)
+    later = public.stat().st_mtime_ns + 10**9
+    os.utime(db, ns=(later, later))  # as a checkpoint on a reader's close would
+    assert not is_stale(db, public)
+    store.replace_study("MGYS00000001", lambda: rows)
+    assert is_stale(db, public)
+    store.close()
