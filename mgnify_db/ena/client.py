@@ -331,11 +331,14 @@ class EnaClient:
     ) -> list[EnaSample]:
         """Sample records; `private_study`: they belong to this private study."""
         accessions = sorted(set(accessions))
+        # every field ENA serves for a sample (the catalogue keeps them all in `metadata`),
+        # ours first
+        fields = SAMPLE_FIELDS + sorted(self.return_fields("sample") - set(SAMPLE_FIELDS))
         out: list[EnaSample] = []
         for i in range(0, len(accessions), SAMPLE_CHUNK):
             chunk = accessions[i : i + SAMPLE_CHUNK]
             query = '"' + " OR ".join(f"sample_accession={a}" for a in chunk) + '"'
-            rows = self.search("sample", query, SAMPLE_FIELDS, private_study=private_study)
+            rows = self.search("sample", query, fields, private_study=private_study)
             out.extend(_validate(EnaSample, r, "sample") for r in rows)
         found = {s.sample_accession for s in out}
         if missing := [a for a in accessions if a not in found]:

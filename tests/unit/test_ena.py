@@ -40,6 +40,7 @@ def data_dir(tmp_path_factory) -> Path:
             "lat": "1.5",
             "lon": "-2",
             "collection_date": "2020-01-01",
+            "broad_scale_environmental_context": "marine biome",  # none of SAMPLE_FIELDS
         }
         for i in range(5)
     ]
@@ -115,6 +116,9 @@ def test_study_metadata_paginated(server):
     assert [r.run_accession for r in meta.runs] == [f"ERR{i:07d}" for i in range(1, N_RUNS + 1)]
     assert meta.runs[0].read_count == 100
     assert len(meta.samples) == 5 and meta.samples[0].lat == 1.5
+    # every field ENA serves for a sample is kept (the catalogue's `metadata`)
+    extra = meta.samples[0].model_dump(exclude_none=True)
+    assert extra["broad_scale_environmental_context"] == "marine biome"
     run_pages = [r for r in searches(server) if "result=read_run" in r["path"]]
     assert len(run_pages) == 3  # 25 runs, 10 per page
     assert meta.runs[0].fastq_files[0].url.startswith(f"{server.address}/vol1/")
