@@ -160,24 +160,19 @@ def event_rows(events: list[JobEvent], mgys: str, run: str | None, policy: Memor
     return rows
 
 
-def change_rows(results: Path, study: str, mgys: str) -> list[dict]:
-    """Operator changes (config edits that changed what the study processes), as events."""
+def change_rows(history: list[dict], mgys: str) -> list[dict]:
+    """Operator changes (config edits that changed what the study processes), as events, from
+    the study's config history."""
     from .changes import change_events
 
-    path = Path(PATTERNS["config_history"].format(results=results, study=study))
     rows = []
-    for e in change_events(read_jsonl(path)):
+    for e in change_events(history):
         row = {k: None for k in TABLES["events"].columns}
         # `run` stays empty: an excluded run's row may not exist; the message names it
         row.update({k: v for k, v in e.items() if k != "run"}, study=mgys, run=None)
         row["id"] = _event_id(row)
         rows.append(row)
     return rows
-
-
-def config_times(results: Path, study: str) -> list[str]:
-    path = Path(PATTERNS["config_history"].format(results=results, study=study))
-    return [h.get("time") for h in read_jsonl(path)]
 
 
 # -- runs and their records ------------------------------------------------------------------
@@ -250,20 +245,11 @@ def annotations_digest(rec: RecordState, paths: StudyPaths, run: str) -> str | N
 
 
 def _annotation_rows(rec: RecordState, paths: StudyPaths, run: str, mgya: str) -> list[dict]:
-    from ..pipelines.annotations import read_annotation_table
+    """The analysis' annotation rows (a table's terms are unique: write_annotation_table)."""
+    from ..pipelines.annotations import run_annotations
 
-    rows: dict[tuple[str, str], dict] = {}
-    for spec in rec.pipeline.annotations:
-        path = paths.path(spec.path, run)
-        if not path.exists():
-            continue
-        for r in read_annotation_table(path):
-            key = (spec.type, r["term"])
-            if key in rows:  # one row per term: a repeated term adds up
-                rows[key]["count"] += r["count"] or 0
-                continue
-            rows[key] = {"analysis": mgya, "type": spec.type, **r}
-    return list(rows.values())
+    tables = run_annotations(rec.pipeline, paths, run)
+    return [{"analysis": mgya, "type": t, **r} for t, rows in tables.items() for r in rows]
 
 
 def _download_rows(
@@ -563,9 +549,12 @@ def reference_rows(refs: dict, mgys: str) -> Rows:
     return out
 
 
-def _study_common(config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: str) -> Rows:
-    """Rows every study has, fetched from ENA or not: biomes, publications, super studies,
-    study-level job events and operator changes."""
+def _study_common(
+    config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: str
+) -> tuple[Rows, str | None]:
+    """Rows every study has, fetched from ENA or not (biomes, publications, super studies,
+    study-level job events and operator changes), and when the study was first recorded: its
+    first config record, else its first event."""
     out = empty()
     out["biomes"] = biome_rows(config.biome)
     refs = read_json(
@@ -575,22 +564,19 @@ def _study_common(config: StudyConfig, results: Path, cfg: GlobalConfig, mgys: s
     study_jobs = StudyPaths(Path(results), config.accession).path("study_jobs")
     events = [e for f in sorted(study_jobs.glob("*.jsonl")) for e in read_events(f)]
     out["events"] = event_rows(events, mgys, None, cfg.memory)
-    out["events"] += change_rows(results, config.accession, mgys)
-    return out
-
-
-def _created_at(results: Path, study: str, events: list[dict]) -> str | None:
-    """When the study was first recorded: its first config record, else its first event."""
-    return _latest([min(config_times(results, study), default=None)]) or min(
-        (e["time"] for e in events if e.get("time")), default=None
+    history = read_jsonl(
+        Path(PATTERNS["config_history"].format(results=results, study=config.accession))
     )
+    out["events"] += change_rows(history, mgys)
+    first = history[0].get("time") if history else None
+    return out, first or min((e["time"] for e in out["events"] if e.get("time")), default=None)
 
 
 def study_rows(plan: StudyPlan, results: Path, ledger: Ledger, cfg: GlobalConfig) -> Rows:
     """Every row the study owns, from its plan, files and ledger."""
     mgys = study_accession(plan.accession, ledger)
-    out = _study_common(plan.config, results, cfg, mgys)
-    out["studies"] = [study_row(plan, mgys, _created_at(results, plan.accession, out["events"]))]
+    out, created_at = _study_common(plan.config, results, cfg, mgys)
+    out["studies"] = [study_row(plan, mgys, created_at)]
     out["samples"], out["study_samples"] = sample_rows(plan, mgys)
     for state in study_states(results, plan, ledger):
         for table, rows in run_rows(plan, state, results, ledger, mgys, cfg).items():
@@ -604,7 +590,7 @@ def pending_study_rows(
     """The rows of a study whose ENA metadata could not be fetched yet: a stub study row (no
     title) and its `ena_metadata` events, so that the failure shows in the catalogue."""
     mgys = study_accession(config.accession, ledger)
-    out = _study_common(config, results, cfg, mgys)
+    out, created_at = _study_common(config, results, cfg, mgys)
     out["studies"] = [
         {
             "accession": mgys,
@@ -612,7 +598,7 @@ def pending_study_rows(
             "ena_accession": config.accession,
             "ena_accessions": _js([config.accession]),
             "biome": config.biome,
-            "created_at": _created_at(results, config.accession, out["events"]),
+            "created_at": created_at,
             **_visibility(config, None),
         }
     ]

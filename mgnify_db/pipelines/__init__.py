@@ -92,15 +92,6 @@ class Download:
         if not self.long_description:
             object.__setattr__(self, "long_description", self.short_description)
 
-    @property
-    def description(self) -> str:
-        """Old name of `short_description`."""
-        return self.short_description
-
-    def index_files(self, path: str) -> list[tuple[str, str]]:
-        """(index path, index type) of each index of the file at `path` (relative or not)."""
-        return [(f"{path}.{t}", t) for t in self.index_types]
-
 
 @dataclass(frozen=True)
 class AnnotationSpec:
