@@ -26,6 +26,7 @@ from typing import Any
 from datasette import hookimpl
 from datasette.database import Database
 
+from .api import routes as api_routes
 from .auth import actor_for
 from .files import routes as file_routes
 
@@ -123,6 +124,6 @@ def actor_from_request(datasette: Any, request: Any) -> dict | None:
 
 @hookimpl
 def register_routes(datasette: Any) -> list:
-    """`/files/<owner>/<alias>` (result files, private ones to curators and signed links) and
-    `/public.db` (the published database file)."""
-    return file_routes()
+    """`/files/<owner>/<alias>` (result files, private ones to curators and signed links),
+    `/public.db` (the published database file) and MGnify's API v2 (`/metagenomics/api/v2/`)."""
+    return file_routes() + api_routes()
