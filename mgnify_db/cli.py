@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+from collections.abc import MutableMapping
 from difflib import get_close_matches
 from pathlib import Path
 from typing import NoReturn
@@ -18,6 +19,9 @@ from .config import ConfigError, check_references, json_schemas, load_global, lo
 
 DEFAULT_CONFIG = Path("config/config.yaml")
 METADATA = Path(__file__).parent / "web" / "metadata.yaml"
+# The browse pages' templates (home, row pages, /biomes): a template dir, so that they win over
+# plugins' own (datasette-search-all's index.html).
+TEMPLATES = Path(__file__).parent / "web" / "templates"
 
 
 @click.group()
@@ -503,9 +507,11 @@ def serve(
     when it is missing or older than the catalogue. Curators send `Authorization: Bearer
     <token>`, the tokens being those of MGNIFY_CURATOR_TOKEN (comma-separated) in this
     command's environment; MGNIFY_FILES_SECRET enables signed links to private files
-    (/files/<owner>/<alias>?sign=1). A `catalogue rebuild` or `publish` meanwhile is served
-    from the next request on (the plugin mgnify_db.web.plugin, registered with Datasette
-    through the package's entry point).
+    (/files/<owner>/<alias>?sign=1). Owners of private studies log in to the API with their
+    Webin account (checked at ena.webin_auth_url, or MGNIFY_ENA_WEBIN_AUTH_URL); its tokens are
+    signed with MGNIFY_API_SECRET (>= 32 characters; random for this process when unset). A
+    `catalogue rebuild` or `publish` meanwhile is served from the next request on (the plugin
+    mgnify_db.web.plugin, registered with Datasette through the package's entry point).
     """
     from .catalogue.publish import PublishError, is_stale, publish
     from .web.auth import MIN_TOKEN_LENGTH, TOKEN_ENV, curator_tokens
@@ -532,6 +538,7 @@ def serve(
         )
     if short := [t for t in curator_tokens() if len(t) < MIN_TOKEN_LENGTH]:
         fail(f"{TOKEN_ENV}: {len(short)} token(s) shorter than {MIN_TOKEN_LENGTH} characters")
+    set_api_environment(cfg.ena.webin_auth_url)
     if is_stale(catalogue_db, public_db):
         try:
             counts = publish(catalogue_db, public_db)
@@ -544,6 +551,36 @@ def serve(
     os.environ[LIFETIME_ENV] = str(cfg.publish.link_lifetime_seconds)
     args = datasette_args(catalogue_db, host, port, metadata, public_db=public_db)
     os.execvp(args[0], args)
+
+
+def set_api_environment(
+    webin_auth_url: str, environ: MutableMapping[str, str] | None = None
+) -> None:
+    """The API's login settings for the plugin: ENA's Webin service (MGNIFY_ENA_WEBIN_AUTH_URL,
+    unless already set) and the token secret (MGNIFY_API_SECRET: refused if short; a random one
+    for this process when unset), with the token lifetimes checked."""
+    import secrets
+
+    from .web.api.auth_views import WEBIN_URL_ENV
+    from .web.tokens import MIN_SECRET_LENGTH, SECRET_ENV, TokenConfigError, TokenSettings
+
+    environ = os.environ if environ is None else environ
+    if not environ.get(WEBIN_URL_ENV):
+        environ[WEBIN_URL_ENV] = webin_auth_url
+    secret = environ.get(SECRET_ENV, "")
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        fail(f"{SECRET_ENV} is shorter than {MIN_SECRET_LENGTH} characters")
+    if not secret:
+        environ[SECRET_ENV] = secrets.token_urlsafe(48)
+        click.echo(
+            f"note: {SECRET_ENV} is not set: API tokens are signed with a random secret and"
+            " stop working when this server stops",
+            err=True,
+        )
+    try:
+        TokenSettings.from_env(environ)
+    except TokenConfigError as e:
+        fail(str(e))
 
 
 def datasette_args(
@@ -565,6 +602,8 @@ def datasette_args(
         str(port),
         "--metadata",
         str(metadata),
+        "--template-dir",
+        str(TEMPLATES),
         "--setting",
         "suggest_facets",
         "off",

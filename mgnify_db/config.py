@@ -118,6 +118,11 @@ class EnaSettings(Strict):
     timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     page_size: Annotated[int, Field(ge=1, le=100000)] = 1000
     download_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    webin_auth_url: str = Field(
+        "https://www.ebi.ac.uk/ena/submit/webin/auth",
+        description="ENA's Webin authentication service, which checks the Webin credentials of"
+        " API logins (`mgnify-db serve`); MGNIFY_ENA_WEBIN_AUTH_URL overrides it",
+    )
     dcc_username: str | None = Field(
         None,
         description="ENA data-hub (DCC) account that holds the private studies (is_private: true);"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from support import (
     DEMO_SCALE,
+    SITE_API_SECRET,
     SITE_TOKEN,
     SLURM_SCRIPT,
     free_port,
@@ -68,9 +69,12 @@ def demo_run(tmp_path_factory, mirror) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(demo_run):
-    """`mgnify-db serve` over the demo catalogue, on a free port: its base URL."""
+def site(demo_run, mirror):
+    """`mgnify-db serve` over the demo catalogue, on a free port: its base URL. API logins
+    are checked by the mirror's Webin service (the demo's owner: DEMO_WEBIN_ACCOUNT)."""
     import urllib.request
+
+    from mgnify_db.dev.mirror.access import WEBIN_AUTH_PATH
 
     port = free_port()
     server = subprocess.Popen(
@@ -87,6 +91,8 @@ def site(demo_run):
             **os.environ,
             "MGNIFY_CURATOR_TOKEN": SITE_TOKEN,
             "MGNIFY_FILES_SECRET": "site-secret",
+            "MGNIFY_API_SECRET": SITE_API_SECRET,
+            "MGNIFY_ENA_WEBIN_AUTH_URL": mirror.url + WEBIN_AUTH_PATH,
         },
     )
     base = f"http://127.0.0.1:{port}"

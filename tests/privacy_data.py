@@ -179,7 +179,8 @@ def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
             {"id": "777/7", "study": PRIVATE_STUDY, "sample": "SAMEA77770001", **_flags(1)},
         ]
     )
-    run = {"experiment_type": "metagenomic", "library_strategy": "WGS", "status": "completed"}
+    run = {"experiment_type": "METAG", "experiment_type_label": "Metagenomic"}
+    run |= {"library_strategy": "WGS", "status": "completed", "instrument_platform": "ILLUMINA"}
     db["runs"].insert_all(
         [
             {"accession": "ERR0000001", "study": PUBLIC_STUDY, "sample": "SAMEA00000001"}
@@ -216,7 +217,8 @@ def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
             | {"study": PRIVATE_STUDY},
         ]
     )
-    ana = {"status": "completed", "pipeline": "assembly", "experiment_type": "assembly"}
+    ana = {"status": "completed", "pipeline": "assembly", "experiment_type": "ASSEM"}
+    ana |= {"experiment_type_label": "Assembly", "pipeline_version": "V6"}
     db["analyses"].insert_all(
         [
             {"accession": PUBLIC_ANALYSIS, "id": 1, "study": PUBLIC_STUDY, "run": "ERR0000001"}
@@ -262,7 +264,14 @@ def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
 
     db["downloads"].insert_all(
         [
-            download(files["public"], "analysis", PUBLIC_STUDY, 0, assembly=PUBLIC_ASSEMBLY),
+            download(
+                files["public"],
+                "analysis",
+                PUBLIC_STUDY,
+                0,
+                assembly=PUBLIC_ASSEMBLY,
+                index_files='[{"index_type": "fai", "path": "contigs.fa.gz.fai"}]',
+            ),
             download(files["assembly"], "assembly", PUBLIC_STUDY, 0),
             download(files["study"], "study", PUBLIC_STUDY, 0, md5=None),
             download(files["private"], "analysis", PRIVATE_STUDY, 1),

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Tests build the demo at a lower coverage: same genomes and runs, half the reads.
 SITE_TOKEN = "demo-site-curator-token"  # the `site` fixture's curator token
+SITE_API_SECRET = "site-api-secret-for-tests-0123456789"  # the `site` fixture's token secret
 DEMO_SCALE = float(os.environ.get("MGNIFY_TEST_DEMO_SCALE", "0.5"))
 
 
@@ -27,6 +28,31 @@ def _demo_dcc_password() -> str:
 
 
 DEMO_DCC_PASSWORD = _demo_dcc_password()
+
+
+def _demo_webin() -> tuple[str, str]:
+    """(account, password) of the private demo study's owner (demo/ena/private/access.yaml:
+    Webin-77777), which the mirror's Webin service accepts."""
+    from mgnify_db.dev.demo import load_spec
+
+    (owner,) = {s.webin for s in load_spec().private_studies if s.webin}
+    return owner
+
+
+DEMO_WEBIN_ACCOUNT, DEMO_WEBIN_PASSWORD = _demo_webin()
+# A broker login of the demo owner: its own account at ENA, with its own password.
+DEMO_BROKER_LOGIN, DEMO_BROKER_PASSWORD = "mg-" + DEMO_WEBIN_ACCOUNT, "broker-password-for-tests"
+
+
+def webin_mirror_data(directory: Path) -> Path:
+    """A mirror data dir with no records, whose Webin service knows the demo owner and its
+    broker login (the session `mirror` needs the whole demo built: slower)."""
+    from mgnify_db.dev.mirror.access import write_access
+
+    (directory / "portal").mkdir(parents=True, exist_ok=True)
+    accounts = {DEMO_WEBIN_ACCOUNT: DEMO_WEBIN_PASSWORD, DEMO_BROKER_LOGIN: DEMO_BROKER_PASSWORD}
+    write_access(directory, webin=accounts)
+    return directory
 
 
 def free_port() -> int:

@@ -113,7 +113,8 @@ TABLES: dict[str, Table] = {
                 ["biome"],
                 ["center_name"],
                 ["updated_at"],
-                ["is_private", "is_suppressed"],
+                # the API's lists: visible rows in accession order from one index walk
+                ["is_private", "is_suppressed", "accession"],
                 ["webin_owner"],
             ],
             unique=[["ena_accession"]],
@@ -170,7 +171,8 @@ TABLES: dict[str, Table] = {
                 ["environment_biome"],
                 ["country"],
                 ["updated_at"],
-                ["is_private", "is_suppressed"],
+                ["is_private", "is_suppressed", "accession"],
+                ["secondary_accession"],  # the API finds a sample by its ERS accession too
             ],
             owner=None,  # shared between studies: see study_samples
         ),
@@ -221,8 +223,8 @@ TABLES: dict[str, Table] = {
                 ["sample"],
                 ["status"],
                 ["library_strategy"],
-                ["experiment_type"],
-                ["is_private", "is_suppressed"],
+                ["experiment_type", "is_private", "is_suppressed", "accession"],
+                ["is_private", "is_suppressed", "accession"],
             ],
         ),
         Table(
@@ -268,7 +270,8 @@ TABLES: dict[str, Table] = {
                 ["study", "status"],
                 ["sample"],
                 ["status"],
-                ["is_private", "is_suppressed"],
+                ["is_private", "is_suppressed", "accession"],
+                ["ena_accession"],  # the API finds an assembly by ENA's accession too
             ],
             unique=[["run", "assembler"]],
         ),
@@ -328,7 +331,7 @@ TABLES: dict[str, Table] = {
                 ["status"],
                 ["experiment_type"],
                 ["pipeline"],
-                ["is_ready", "is_private", "is_suppressed"],
+                ["is_ready", "is_private", "is_suppressed", "accession"],
             ],
         ),
         Table(

@@ -68,6 +68,11 @@ class SqliteStore:
                     f" v{SCHEMA_VERSION}: run `mgnify-db catalogue rebuild` (the catalogue is"
                     " rebuilt from the result files)"
                 )
+            # indexes added since the file was made (an index is no schema change: same
+            # version); a no-op when they exist. publish copies them into public.db.
+            for t in TABLES.values():
+                for sql in index_ddl(t):
+                    db.execute(sql)
             return
         db.enable_wal()
         with db.atomic():

@@ -25,10 +25,15 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.database import Database
+from datasette.utils import urlsafe_components
 
+from . import browse
+from .api import API_ROOT
 from .api import routes as api_routes
 from .auth import actor_for
 from .files import routes as file_routes
+from .pages import routes as page_routes
+from .viewer import webin_for
 
 FileIdentity = tuple[int, int]
 # Per thread: database -> (file identity, connection). Keyed by the object (not its name) so
@@ -118,12 +123,82 @@ def asgi_wrapper(datasette: Any) -> Callable:
 
 @hookimpl
 def actor_from_request(datasette: Any, request: Any) -> dict | None:
-    """A curator: `Authorization: Bearer <token>` with a token of `MGNIFY_CURATOR_TOKEN`."""
-    return actor_for(request.headers.get("authorization"))
+    """A curator: `Authorization: Bearer <token>` with a token of `MGNIFY_CURATOR_TOKEN`; else
+    the owner of a valid API token (`/metagenomics/api/v2/auth/sliding`): `{"id": "Webin-N",
+    "webin": "Webin-N"}`, never "curator" (tokens name only `Webin-<digits>`), so the catalogue's
+    `allow: {id: curator}` keeps it out."""
+    authorization = request.headers.get("authorization")
+    if curator := actor_for(authorization):
+        return curator
+    webin = webin_for(authorization)
+    return {"id": webin, "webin": webin} if webin else None
+
+
+@hookimpl
+def skip_csrf(datasette: Any, scope: dict) -> bool | None:
+    """No CSRF check on the API: its JSON POSTs (logins, token refresh) carry no csrftoken, and
+    a browser with Datasette's CSRF cookie would be refused them; the API never authenticates
+    by cookie, so a forged cross-site request gains nothing."""
+    path = scope.get("path", "")
+    return True if path == API_ROOT or path.startswith(API_ROOT + "/") else None
 
 
 @hookimpl
 def register_routes(datasette: Any) -> list:
     """`/files/<owner>/<alias>` (result files, private ones to curators and signed links),
-    `/public.db` (the published database file) and MGnify's API v2 (`/metagenomics/api/v2/`)."""
-    return file_routes() + api_routes()
+    `/public.db` (the published database file), MGnify's API v2 (`/metagenomics/api/v2/`) and
+    the browse pages (`/biomes`)."""
+    return file_routes() + api_routes() + page_routes()
+
+
+@hookimpl
+def extra_template_vars(
+    database: str | None,
+    table: str | None,
+    view_name: str,
+    request: Any,
+    datasette: Any,
+) -> Callable[[], Awaitable[dict]]:
+    """The browse pages' data, read from the public database only: the home page's counts and
+    the API docs link; a public record's links (API JSON, downloads); an analysis' chart, QC
+    summary and files."""
+
+    async def inner() -> dict:
+        if "public" not in datasette.databases:
+            return {}
+        db = datasette.get_database("public")
+        if view_name == "index":
+            return {
+                "mgnify_counts": await browse.home_counts(db),
+                "mgnify_api_docs": browse.API_DOCS,
+            }
+        if view_name != "row" or database != "public" or table not in browse.RECORD_TABLES:
+            return {}
+        pks = urlsafe_components(request.url_vars["pks"])
+        if len(pks) != 1:
+            return {}
+        found = {"mgnify_links": browse.record_links(datasette, table, pks[0])}
+        if table == "analyses":
+            found |= await browse.analysis_page(db, pks[0])
+        return found
+
+    return inner
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    """In public tables: a record's accession (row pages) and references to records link to
+    the record and to its API JSON; a download's url is a link."""
+    if database != "public" or not table:
+        return None
+    if isinstance(value, dict):  # a foreign key Datasette expanded to {"value", "label"}
+        value = value.get("value")
+    if not isinstance(value, str) or not value:
+        return None
+    if column == "accession" and table in browse.RECORD_TABLES:
+        return browse.reference_cell(datasette, table, value)
+    if column in browse.REFERENCE_COLUMNS:
+        return browse.reference_cell(datasette, browse.REFERENCE_COLUMNS[column], value)
+    if table == "downloads" and column == "url" and value.startswith("/"):
+        return browse.link_cell(value)
+    return None

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from . import tokens
 from .auth import actor_for
 
 
@@ -33,10 +34,36 @@ class Unauthorized(Exception):
     """A bearer token was sent that is neither a curator's nor a valid, unexpired API token."""
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value; None for anything else."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def webin_for(
+    authorization: str | None, environ: Mapping[str, str] = os.environ, *, now: float | None = None
+) -> str | None:
+    """The Webin id of a valid, unexpired API token in an `Authorization` value; else None
+    (also when the server has no token secret: then no token is valid)."""
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    try:
+        return tokens.verify(token, tokens.TokenSettings.from_env(environ), now=now)
+    except (tokens.InvalidToken, tokens.TokenConfigError):
+        return None
+
+
 def viewer_for(authorization: str | None, environ: Mapping[str, str] = os.environ) -> Viewer:
-    """The viewer an `Authorization` header value stands for; ANONYMOUS without one."""
+    """The viewer an `Authorization` header value stands for; ANONYMOUS without one.
+
+    A curator's token first (its holders are curators whatever else it might parse as); any
+    other header that is not a valid API token raises `Unauthorized`, as MGnify answers 401.
+    """
     if not (authorization or "").strip():
         return ANONYMOUS
     if actor_for(authorization, environ):
         return Viewer(curator=True)
+    if webin := webin_for(authorization, environ):
+        return Viewer(webin=webin)
     raise Unauthorized("Invalid token")

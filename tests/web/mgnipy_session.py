@@ -1,13 +1,16 @@
 """A user's session with EBI's own client, mgnipy 0.3.0, pointed at our server by its base_url.
 
 Run by `test_mgnipy.py` with the Python of `.venv-mgnipy` (mgnipy and its dependencies live in a
-venv of their own, unchanged, as a user would install them): `python mgnipy_session.py BASE_URL
-PUBLIC_STUDY PRIVATE_STUDY` with the Webin credentials of the private study's owner in
-MGNIPY_WEBIN_USER / MGNIPY_WEBIN_PASSWORD. Prints one JSON object of what the client saw.
+venv of their own, unchanged, as a user would install them):
+`python mgnipy_session.py BASE_URL PUBLIC_STUDY PRIVATE_STUDY`, with BASE_URL also in the
+environment (mgnipy 0.3.0 counts a list's items through a client made from its default
+settings, which read BASE_URL, not the MGnipy's base_url) and the Webin credentials of the
+private study's owner in MGNIPY_WEBIN_USER / MGNIPY_WEBIN_PASSWORD. Prints one JSON object of
+what the client saw.
 
-Two layers of mgnipy are used: its high-level `MGnipy` (listing, token handling with
-`mg_user`/`mg_password`, as its README shows) and its generated client `emgapi_v2_client`,
-whose models parse every response strictly (a missing required field raises).
+Two layers of mgnipy are used: its high-level `MGnipy` (listing, a study, token handling) and
+its generated client `emgapi_v2_client`, whose models parse every response strictly (a missing
+required field raises).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main(base_url: str, public_study: str, private_study: str) -> dict:
         analysis_get_mgnify_analysis_with_annotations_of_type as annotations_of_type,
     )
     from mgnipy.emgapi_v2_client.api.analyses import get_mgnify_analysis
+    from mgnipy.emgapi_v2_client.api.authentication import token_obtain_sliding
     from mgnipy.emgapi_v2_client.api.private_data import list_private_mgnify_studies
     from mgnipy.emgapi_v2_client.api.studies import (
         get_mgnify_study,
@@ -37,6 +41,7 @@ def main(base_url: str, public_study: str, private_study: str) -> dict:
     from mgnipy.emgapi_v2_client.models import (
         AnalysisGetMgnifyAnalysisWithAnnotationsOfTypeMGnifyFunctionalAnalysisAnnotationType as T,
     )
+    from mgnipy.emgapi_v2_client.models import WebinTokenRequest
 
     seen: dict = {}
     cache = tempfile.mkdtemp(prefix="mgnipy-cache-")
@@ -44,9 +49,11 @@ def main(base_url: str, public_study: str, private_study: str) -> dict:
     # 1. Anonymous, high level: list studies.
     mg = MGnipy(base_url=base_url, cache_dir=cache)
     studies = mg.studies()
-    page = studies.page(1)
-    seen["listed_studies"] = sorted(item["accession"] for items in page.values() for item in items)
+    seen["listed_studies"] = sorted(item["accession"] for item in studies.page(1))
     seen["studies_count"] = studies.count
+    detail = mg.study(public_study)
+    detail.get()
+    seen["high_level_study_downloads"] = [d["alias"] for d in detail.downloads or []]
 
     # 2. Anonymous, generated client (strict models): a study, its analyses, annotations, downloads.
     client = Client(base_url=base_url, raise_on_unexpected_status=True)
@@ -61,7 +68,7 @@ def main(base_url: str, public_study: str, private_study: str) -> dict:
     for a in analyses.items:
         detail = get_mgnify_analysis.sync(a.accession, client=client)
         annotated = with_annotations.sync(a.accession, client=client)
-        typed = annotations_of_type.sync(a.accession, T.TAXONOMIES__SSU, client=client)
+        typed = annotations_of_type.sync(a.accession, T.TAXONOMIES_SSU, client=client)
         details.append(
             {
                 "accession": detail.accession,
@@ -82,13 +89,18 @@ def main(base_url: str, public_study: str, private_study: str) -> dict:
     )
     seen["private_study_anonymous_status"] = int(hidden.status_code)
 
-    # 4. The owner, with Webin credentials: mgnipy obtains and verifies a sliding token itself.
-    owner = MGnipy(
-        base_url=base_url,
-        cache_dir=cache,
-        mg_user=os.environ["MGNIPY_WEBIN_USER"],
-        mg_password=os.environ["MGNIPY_WEBIN_PASSWORD"],
+    # 4. The owner, with Webin credentials: a sliding token from mgnipy's own auth call, then
+    # MGnipy with that token (it verifies it at /auth/verify before use). mgnipy 0.3.0's
+    # `mg_user`/`mg_password` path cannot be used with any server: its obtain_auth_token calls
+    # `.get("token")` on the parsed WebinTokenResponse model (AttributeError).
+    login = token_obtain_sliding.sync(
+        client=Client(base_url=base_url, raise_on_unexpected_status=True),
+        body=WebinTokenRequest(
+            username=os.environ["MGNIPY_WEBIN_USER"], password=os.environ["MGNIPY_WEBIN_PASSWORD"]
+        ),
     )
+    seen["token_type"] = login.token_type
+    owner = MGnipy(base_url=base_url, cache_dir=cache, auth_token=login.token)
     seen["owner_has_token"] = bool(owner.config.auth_token)
     authed = owner.client
     mine = list_private_mgnify_studies.sync(client=authed)

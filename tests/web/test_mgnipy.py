@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import REPO, demo_webin
+from support import DEMO_WEBIN_ACCOUNT, DEMO_WEBIN_PASSWORD, REPO
 
 MGNIPY_PYTHON = REPO / ".venv-mgnipy" / "bin" / "python"
 SESSION = Path(__file__).with_name("mgnipy_session.py")
@@ -29,7 +29,6 @@ def seen(site, demo_run, tmp_path_factory) -> dict:
     if not MGNIPY_PYTHON.exists():
         pytest.fail("mgnipy is not installed: run scripts/setup --tests")
     public, private = demo_accessions(demo_run / "results" / "catalogue.db")
-    user, password = demo_webin()
     proc = subprocess.run(
         [str(MGNIPY_PYTHON), str(SESSION), f"{site}/", public, private],
         capture_output=True,
@@ -39,13 +38,14 @@ def seen(site, demo_run, tmp_path_factory) -> dict:
         env={
             **os.environ,
             "HOME": str(tmp_path_factory.mktemp("home")),
-            "MGNIPY_WEBIN_USER": user,
-            "MGNIPY_WEBIN_PASSWORD": password,
+            "BASE_URL": f"{site}/",
+            "MGNIPY_WEBIN_USER": DEMO_WEBIN_ACCOUNT,
+            "MGNIPY_WEBIN_PASSWORD": DEMO_WEBIN_PASSWORD,
         },
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {**result, "public": public, "private": private}
+    return {**result, "public": public, "private": private, "site": site}
 
 
 def test_mgnipy_lists_studies_without_private_ones(seen):
@@ -58,12 +58,16 @@ def test_mgnipy_fetches_a_study_its_analyses_annotations_and_downloads(seen):
     assert seen["study"]["accession"] == seen["public"]
     assert seen["study"]["title"]
     assert seen["analyses"], "the demo's public study has completed analyses"
-    for detail in seen["analysis_details"]:
+    details = seen["analysis_details"]
+    assert [d["accession"] for d in details] == seen["analyses"]
+    for detail in details:
         assert detail["pipeline_version"] == "V6"
-        assert detail["downloads"], detail
-        assert all(d["url"].startswith("http") for d in detail["downloads"]), detail
-        assert "rrnas" in detail["annotation_types"]
-        assert detail["taxonomies_ssu_count"] == 0  # no SSU taxonomy in the demo's analysis yet
+        aliases = {d["alias"] for d in detail["downloads"]}
+        assert f"{detail['accession']}_cds.gff" in aliases, detail
+        assert all(d["url"].startswith(f"{seen['site']}/files/") for d in detail["downloads"])
+        assert detail["taxonomies_ssu_count"] == 0  # no SSU taxonomy in the demo's analyses yet
+    # barrnap's rRNA genes, served as the annotation type `rrnas` (not every run has one)
+    assert any("rrnas" in d["annotation_types"] for d in details)
 
 
 def test_the_private_study_is_missing_anonymously_and_there_for_its_owner(seen):

@@ -148,9 +148,72 @@ def probes(cat) -> list[str]:
         "/catalogue/studies/MGYS00000777.json",
         "/catalogue/runs/ERR7770001.csv",
     ]
+    paths += api_probes()
     for db, names in (("public", public_tables), ("catalogue", catalogue_tables)):
         for t in names:
             paths += [f"/{db}/{quote(t)}", f"/{db}/{quote(t)}.json", f"/{db}/{quote(t)}.csv"]
+    return paths
+
+
+API = "/metagenomics/api/v2"
+# values of each path parameter of MGnify's API, by the path's first segment: public, private,
+# suppressed
+API_KEYS = {
+    "studies": ["MGYS00000001", "MGYS00000777"],
+    "insdc": ["PRJEB00011", "ERP00011", "PRJEB77777", "ERP77777"],
+    "samples": ["SAMEA00000001", "SAMEA00000002", "SAMEA77770001"],
+    "runs": ["ERR0000001", "ERR7770001", "ERR7770002", "ERR0000002"],
+    "assemblies": ["LZ00000001", "LZ00000777"],
+    "analyses": ["MGYA00000001", "MGYA00000777"],
+    "publications": ["12345"],
+    "super-studies": ["ocean-atlas"],
+    "genomes": ["MGYG000000001"],
+    "catalogues": ["ocean-atlas"],
+}
+API_QUERIES = [
+    "/studies/?search=QUOKKA",
+    "/studies/?search=embargoed",
+    "/studies/?search=PRJEB77777",
+    "/studies/?search=ERP77777",
+    "/studies/?biome_lineage=root&page_size=100",
+    "/studies/?has_analyses_from_pipeline=V6",
+    "/studies/?order=-updated_at",
+    "/samples/?search=burrow",
+    "/samples/?search=SAMEA7777",
+    "/samples/?biome_lineage=root",
+    "/runs/?has_experiment_type=METAG",
+    "/analyses/?page_size=100",
+    "/assemblies/",
+    "/publications/?title=plankton",
+    "/super-studies/",
+    "/biomes/?max_depth=2",
+    "/my-data/studies/",
+    "/openapi.json",
+    "/docs",
+    "/",
+    "/no/such/path",
+]
+
+
+def api_probes() -> list[str]:
+    """Every path of MGnify's API v2 (ours and the auth ones) with public, private and
+    suppressed keys, and queries that would find private records if a filter leaked."""
+    from mgnify_db.web.api.spec import document
+
+    paths = [API + q for q in API_QUERIES]
+    for template in document()["paths"]:
+        rest = template.removeprefix(API)
+        segments = rest.strip("/").split("/")
+        head = "insdc" if rest.startswith("/studies/insdc/") else segments[0]
+        if head == "genomes" and len(segments) > 1 and segments[1] == "catalogues":
+            head = "catalogues"
+        values = API_KEYS.get(head, ["x"])
+        if "{" not in template:
+            paths.append(template)
+            continue
+        for value in values:
+            path = re.sub(r"\{accession\}|\{pubmed_id\}|\{slug\}|\{catalogue_id\}", value, template)
+            paths.append(path.replace("{annotation_type}", "pfams"))
     return paths
 
 
@@ -236,6 +299,16 @@ def test_database_downloads(served):
     assert r.content == (cat.results / "public.db").read_bytes()
     assert not [m for m in PRIVATE_MARKERS if m.encode() in r.content]
     assert client.get("/catalogue.db").status_code == 403
+
+
+def test_private_api_records_answer_not_found(served):
+    client, cat = served
+    private = [p for p in api_probes() if any(k in p for k in TWINS) or "ERR0000002" in p]
+    assert len(private) >= 15
+    for path in private:
+        r = client.get(path)
+        assert (r.status_code, r.json()) == (404, {"detail": "Not Found"}), path
+        assert client.get(path, headers=CURATOR).status_code == 200, path
 
 
 def test_every_plugin_route_is_probed(served):
