@@ -57,6 +57,7 @@ GENERATOR_VERSION = 1  # bump when the generated data changes shape: the cache k
 PAGE = 100  # the API's default (and maximum) page size; Datasette's table pages show 100 too
 CLIENTS = 8
 TARGET_MS = 50.0
+BUDGET_S = 10.0  # per endpoint and server: a slow page stops early (fewer requests, say so)
 CURATOR_TOKEN = "bench-curator-token-" + "0" * 12
 API_SECRET = "bench-api-secret-" + "1" * 32
 SECTION = "## API and pages"
@@ -1121,9 +1122,10 @@ class Pool:
         self.local = threading.local()
         self.pool = ThreadPoolExecutor(n)
 
-    def run(self, make_call, total: int) -> Result:
+    def run(self, make_call, total: int, budget_s: float = 0) -> Result:
         """`make_call(local)` -> a function that does one request and returns its status; each
-        thread does one call to warm up, then all start together and share `total` calls."""
+        thread does one call to warm up, then all start together and share `total` calls
+        (stopping early once `budget_s` seconds have passed, when set)."""
         barrier = threading.Barrier(self.n)
         per = [total // self.n + (i < total % self.n) for i in range(self.n)]
         res = Result()
@@ -1141,6 +1143,8 @@ class Pool:
             t_start = time.perf_counter()
             for _ in range(k):
                 t0 = time.perf_counter()
+                if budget_s and t0 - t_start > budget_s:
+                    break
                 try:
                     code = call()
                 except Exception as e:  # a refused connection, a SQL error: count, go on
@@ -1298,7 +1302,7 @@ def measure(pool: Pool, base: str, eps: list[Endpoint], n: int, label: str) -> d
             out[ep.name] = Result(statuses=Counter({404: 1}), note="404: skipped")
             continue
         total = n if code == 200 else 2 * CLIENTS
-        out[ep.name] = r = pool.run(http_call(base, ep), total)
+        out[ep.name] = r = pool.run(http_call(base, ep), total, BUDGET_S)
         print(
             f"  {label:<8} {ep.name:<62} {status_text(r):<10} p50 {ms(r.pct(0.5)):>6}"
             f"  p95 {ms(r.pct(0.95)):>6} ms",
@@ -1457,7 +1461,8 @@ def report(eps, http, sql, plans, alt, c, info, t_gen, host, settings, n, wall) 
         " the SQL baseline runs afterwards in the bench's process (8 threads, sqlite3 on"
         " public.db, one connection each), the server stopped.",
         f"Load: {CLIENTS} concurrent clients (keep-alive sessions), each endpoint warmed (one"
-        f" request per client) then {n} requests in all (not answering 200: {2 * CLIENTS});"
+        f" request per client) then {n} requests in all (not answering 200: {2 * CLIENTS};"
+        f" an endpoint stops after {BUDGET_S:.0f} s: n says how many were made);"
         f" the baseline runs the endpoint's queries {n} times the same way."
         f" The run took {wall / 60:.1f} min.",
         "",
@@ -1466,9 +1471,9 @@ def report(eps, http, sql, plans, alt, c, info, t_gen, host, settings, n, wall) 
         f"Times in ms; **bold**: p95 over the {TARGET_MS:.0f} ms target. ratio = HTTP p95 / SQL"
         " p95. plan: what the baseline's query plans do besides index lookups.",
         "",
-        "| endpoint | status | HTTP p50 | HTTP p95 | HTTP max | req/s | SQL p50 | SQL p95"
+        "| endpoint | status | n | HTTP p50 | HTTP p95 | HTTP max | req/s | SQL p50 | SQL p95"
         " | ratio | plan |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     skipped = []
     for ep in eps:
@@ -1481,7 +1486,8 @@ def report(eps, http, sql, plans, alt, c, info, t_gen, host, settings, n, wall) 
         ratio = f"{p95 / s.pct(0.95):.1f}x" if s and s.pct(0.95) and p95 else "-"
         name = ("API " if ep.kind == "api" else "") + ep.name
         out.append(
-            f"| {name} | {status_text(h)} | {ms(h.pct(0.5))} | {hp95} | {ms(h.pct(1.0))}"
+            f"| {name} | {status_text(h)} | {len(h.latencies_ms)} | {ms(h.pct(0.5))} | {hp95}"
+            f" | {ms(h.pct(1.0))}"
             f" | {h.rate or 0:.0f} | {ms(s.pct(0.5) if s else None)}"
             f" | {ms(s.pct(0.95) if s else None)} | {ratio} | {plans.get(ep.name, '')} |"
         )

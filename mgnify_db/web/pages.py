@@ -1,15 +1,21 @@
 """Browse pages that are not a table, row or canned query: `/biomes`, the biome tree with the
 number of public studies of each lineage and its descendants, each linking to them (the
-`biome_studies` canned query). Reads the `public` database only.
+`biome_studies` canned query); `/sitemap.xml`. Both read the `public` database only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import weakref
+from html import escape
 from typing import Any
 
 from datasette.utils.asgi import Response
 
 from .browse import PUBLIC
+
+SITEMAP_URLS = 50_000  # the sitemap format's limit
 
 # Studies per lineage, its descendants included. "Descendants" is the range on `biomes.path`
 # of `catalogue.biomes.descendants_where`: path P and every path in (P + ".", P + "/"). Paths
@@ -48,5 +54,77 @@ async def biomes_page(request: Any, datasette: Any) -> Response:
     return Response.html(html)
 
 
+class Sitemap:
+    """`/sitemap.xml`, made once per public.db file and site URL (in place of
+    datasette-sitemap's route, which runs its SQL and joins each of ~45,000 paths with the
+    request's URL on every request: seconds, and 500s when several overrun the SQL time limit).
+    The paths: datasette-sitemap's configured `sql` (metadata), run on the `public` database
+    whatever the configured database; the URLs: its `base_url` + path when set, else the
+    request's site + path (as datasette-sitemap)."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple, tuple[bytes, str]] = {}
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, request: Any, datasette: Any) -> Response:
+        from .plugin import file_generation
+
+        db = datasette.get_database(PUBLIC)
+        config = datasette.plugin_config("datasette-sitemap") or {}
+        base = config.get("base_url") or datasette.absolute_url(request, "/")[:-1]
+        key = (file_generation(db.path) if db.path else None, base)
+        found = self.made.get(key) if key[0] is not None else None
+        if found is None:
+            async with self.lock:  # one at a time: the others wait for it
+                found = self.made.get(key) if key[0] is not None else None
+                if found is None:
+                    body = await self.make(datasette, db, config.get("sql"), base)
+                    found = (body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+                    if key[0] is not None and key[0] == file_generation(db.path):
+                        self.made = {key: found}  # the newest file only
+        body, etag = found
+        headers = {
+            "ETag": etag,
+            "Cache-Control": f"max-age={datasette.setting('default_cache_ttl')}",
+        }
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(b"", 304, headers=headers)
+        return Response(body, 200, headers=headers, content_type="application/xml; charset=utf-8")
+
+    @staticmethod
+    async def make(datasette: Any, db: Any, sql: str | None, base: str) -> bytes:
+        from datasette.plugins import pm
+        from datasette.utils import await_me_maybe
+
+        paths: list[str] = []
+        if hasattr(pm.hook, "sitemap_extra_paths"):  # datasette-sitemap's hook
+            for more in pm.hook.sitemap_extra_paths(datasette=datasette, request=None):
+                paths.extend(await await_me_maybe(more) or [])
+        if sql:
+            limit = SITEMAP_URLS - len(paths)
+            query = f"select path from ({sql}) limit {max(limit, 0)}"
+            paths += await db.execute_fn(lambda conn: [r[0] for r in conn.execute(query)])
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+            *(f"<url><loc>{escape(base + p)}</loc></url>" for p in paths if p.startswith("/")),
+            "</urlset>",
+        ]
+        return "\n".join(lines).encode()
+
+
+_sitemaps: weakref.WeakKeyDictionary[Any, Sitemap] = weakref.WeakKeyDictionary()
+
+
+async def sitemap_xml(request: Any, datasette: Any) -> Response:
+    """`/sitemap.xml` (one `Sitemap` per Datasette instance)."""
+    sitemap = _sitemaps.get(datasette)
+    if sitemap is None:
+        sitemap = _sitemaps[datasette] = Sitemap()
+    return await sitemap(request, datasette)
+
+
 def routes() -> list:
+    """The browse pages' routes (`/sitemap.xml` is answered by the plugin's ASGI wrapper,
+    ahead of datasette-sitemap's route)."""
     return [(r"^/biomes$", biomes_page)]

@@ -356,6 +356,11 @@ def test_paging(site):
     )
     assert call(site, "biomes/?page_size=101")["items"] == everything["items"]
     assert call(site, "studies/?page=5") == {"count": 1, "items": []}
+    huge = "9" * 30
+    assert call(site, f"studies/?page={huge}&page_size={huge}") == {"count": 1, "items": []}
+    assert call(site, f"biomes/?max_depth={huge}")["count"] == everything["count"]
+    call(site, f"publications/{huge}", 404)
+    assert call(site, f"publications/?published_after={huge}")["count"] == 0
     assert page_of({"page": 2, "page_size": 500}) == Page(2, 100)
     assert page_of({}) == Page(1, 100)
     assert page_of({}, 50).size == 50
@@ -519,6 +524,11 @@ def test_openapi_json_is_served_with_our_additions(site):
     study = doc["paths"][f"{API_ROOT}/studies/{{accession}}"]["get"]["responses"]
     assert study["404"]["x-mgnify-snake"] is True
     assert doc["paths"][f"{API_ROOT}/studies/"]["get"]["responses"]["422"]["x-mgnify-snake"]
+    assert {} in doc["paths"][f"{API_ROOT}/studies/{{accession}}"]["get"]["security"]
+    assert {} not in doc["paths"][f"{API_ROOT}/my-data/studies/"]["get"]["security"]
+    genome = doc["paths"][f"{API_ROOT}/genomes/{{accession}}"]["get"]["responses"]["200"]
+    link = genome["links"]["GetCatalogueForGenome"]
+    assert link["parameters"] == {"catalogue_id": "$response.body#/catalogue_id"}
     assert document()["servers"] == []  # the shipped document is not changed in memory
 
 

@@ -147,6 +147,21 @@ def probes(cat) -> list[str]:
         "/catalogue/studies/MGYS00000777",
         "/catalogue/studies/MGYS00000777.json",
         "/catalogue/runs/ERR7770001.csv",
+        # browse pages: biome browser, canned queries, feed, sitemap, robots, search-all
+        "/biomes",
+        "/biomes?all=1",
+        "/public/biome_studies?lineage=root",
+        "/public/biome_studies.json?lineage=root:Environmental",
+        "/public/new_studies",
+        "/public/new_studies.atom",
+        "/public/new_studies.json",
+        "/public/downloads_for?accession=ERR7770001",
+        "/public/downloads_for.json?accession=SAMEA77770001",
+        "/sitemap.xml",
+        "/robots.txt",
+        "/-/search?q=QUOKKA",
+        "/-/search?q=embargoed",
+        "/-/search.json?q=QUOKKA",
     ]
     paths += api_probes()
     for db, names in (("public", public_tables), ("catalogue", catalogue_tables)):

@@ -18,6 +18,7 @@ from ..viewer import ANONYMOUS, Viewer
 
 PUBLIC_DB, CATALOGUE_DB = "public", "catalogue"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 100
+SQL_INT_LIMIT = 2**62
 NOT_FOUND = "Not Found"
 UNAUTHORIZED = "Unauthorized"
 
@@ -66,7 +67,9 @@ def convert(value: str, schema: dict, loc: list, components: dict) -> Any:
         if "minimum" in s and number < s["minimum"]:
             msg = f"Input should be greater than or equal to {s['minimum']}"
             raise ApiError(422, [_error("greater_than_equal", loc, msg)])
-        return number
+        # SQLite integers are 64-bit: a larger one means "beyond any value" (a page past the
+        # end, no depth limit, no such PubMed id), never a 500
+        return max(-SQL_INT_LIMIT, min(number, SQL_INT_LIMIT))
     if "enum" in s and value not in s["enum"]:
         options = [repr(v) for v in s["enum"]]
         listed = ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]

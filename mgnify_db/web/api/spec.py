@@ -86,6 +86,21 @@ def _error(description: str, schema: dict) -> dict:
     }
 
 
+def fix_links(responses: dict, ops: dict[str, dict]) -> None:
+    """MGnify's `GetCatalogueForGenome` link names a parameter its target lacks (`accession`
+    for `catalogue_id`): a link parameter that is not the target's, when the target has exactly
+    one path parameter, is renamed to it (and marked)."""
+    for response in responses.values():
+        for link in (response.get("links") or {}).values():
+            target = ops.get(link.get("operationId", ""), {})
+            names = {p["name"] for p in target.get("parameters", [])}
+            wrong = [k for k in link.get("parameters", {}) if k not in names]
+            path_params = [p["name"] for p in target.get("parameters", []) if p["in"] == "path"]
+            if wrong and len(wrong) == 1 and len(path_params) == 1:
+                link["parameters"][path_params[0]] = link["parameters"].pop(wrong[0])
+                link[MARK] = f"parameter {wrong[0]} renamed {path_params[0]}"
+
+
 def served_document(base_url: str, ours: set[str]) -> dict:
     """The document with `servers` = this server, and the error answers of the operations in
     `ours` documented (marked `x-mgnify-snake`)."""
@@ -94,7 +109,9 @@ def served_document(base_url: str, ours: set[str]) -> dict:
     doc["info"][MARK] = {
         "source": SOURCE,
         "additions": (
-            "servers; the 401, 404 and 422 answers of each operation (marked x-mgnify-snake)"
+            "servers; the 401, 404 and 422 answers of each operation (marked x-mgnify-snake);"
+            " an empty security requirement ({}) wherever MGnify's lists NoAuth; the link"
+            " GetCatalogueForGenome's parameter named as its target's (catalogue_id)"
         ),
         "no_data_yet": NO_DATA,
     }
@@ -102,7 +119,13 @@ def served_document(base_url: str, ours: set[str]) -> dict:
         for op in methods.values():
             if op["operationId"] not in ours:
                 continue
+            # MGnify's "NoAuth" scheme (type "none") is no OpenAPI type: say it the standard
+            # way too, an empty requirement (anonymous requests are answered)
+            security = op.get("security")
+            if security and {"NoAuth": []} in security and {} not in security:
+                security.append({})
             responses = op["responses"]
+            fix_links(responses, operations())
             responses.setdefault(
                 "401",
                 _error("A bearer token that is not valid (or, for my-data, none)", DETAIL_SCHEMA),
