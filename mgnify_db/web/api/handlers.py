@@ -22,8 +22,10 @@ from ...catalogue.biomes import descendants_where
 from ..files import SECRET_ENV, link_lifetime
 from ..viewer import ANONYMOUS, Unauthorized, Viewer, viewer_for
 from . import shapes
+from .cache import ANSWERS, file_key
 from .query import (
     CATALOGUE_DB,
+    PUBLIC_DB,
     UNAUTHORIZED,
     ApiError,
     Page,
@@ -695,6 +697,31 @@ async def run_operation(
     return await op.handler(db, params, reader)
 
 
+def cache_key(
+    datasette: Any, operation_id: str, viewer: Viewer, params: dict, links: shapes.Links
+) -> tuple | None:
+    """The key of an answer read from public.db for the anonymous reader (`cache.py`); None
+    for answers that depend on who asks (owners' and curators' reads of catalogue.db)."""
+    op = OPERATIONS[operation_id]
+    if op.scope == "mine" or "body" in params:
+        return None
+    if database_name(datasette, viewer, op.scope == "public") != PUBLIC_DB:
+        return None
+    file = file_key(datasette.databases[PUBLIC_DB])
+    if file is None:
+        return None
+    return (file, links.base, operation_id, repr(sorted(params.items())))
+
+
+def json_answer(body: str, *, public: bool) -> Response:
+    # Answers from public.db are the same for everyone until the next publish: shared caches
+    # may keep them a minute. Others (owners', curators') are no one else's business.
+    cache = "public, max-age=60" if public else "private, no-store"
+    return Response(
+        body, content_type="application/json; charset=utf-8", headers={"Cache-Control": cache}
+    )
+
+
 def view_for(operation_id: str, method: str) -> Callable:
     """The Datasette view of one operation: viewer (401 on a bad token), parameters (422),
     the handler, and its errors as `{"detail": ...}`."""
@@ -717,10 +744,16 @@ def view_for(operation_id: str, method: str) -> Callable:
             if method == "POST":
                 params["body"] = await request_body(request)
             links = links_for(request, datasette, viewer)
+            key = cache_key(datasette, operation_id, viewer, params, links)
+            if key is not None and (body := ANSWERS.get(key)) is not None:
+                return json_answer(body, public=True)
             result = await run_operation(datasette, operation_id, viewer, params, links)
         except ApiError as e:
             return error_response(e)
-        return Response.json(result)
+        body = json.dumps(result, default=repr)
+        if key is not None:
+            ANSWERS.put(key, body)
+        return json_answer(body, public=key is not None)
 
     view.__name__ = operation_id
     return view
