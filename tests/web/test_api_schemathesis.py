@@ -96,7 +96,7 @@ def get_operations() -> list[str]:
     return [op["operationId"] for ops in paths.values() for m, op in ops.items() if m == "get"]
 
 
-def tested(output: str) -> int:
+def operations_tested(output: str) -> int:
     """How many operations schemathesis reports it tested."""
     found = re.search(r"Tested:\s+(\d+)", output)
     return int(found.group(1)) if found else 0
@@ -158,7 +158,7 @@ def test_schemathesis_finds_no_failure_with_mgnifys_own_document(site, config):
         PHASES_WITHOUT_LINKS,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert tested(proc.stdout) == len(get_operations()), proc.stdout[-3000:]
+    assert operations_tested(proc.stdout) == len(get_operations()), proc.stdout[-3000:]
 
 
 @pytest.mark.parametrize("who", ["anonymous", "curator"])
@@ -168,4 +168,4 @@ def test_schemathesis_finds_no_failure_with_the_served_document(site, config, wh
     auth = ["-H", f"Authorization: Bearer {SITE_TOKEN}"] if who == "curator" else []
     proc = schemathesis(served, site, config, f"served-document-{who}", "--checks", "all", *auth)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert tested(proc.stdout) == len(get_operations()), proc.stdout[-3000:]
+    assert operations_tested(proc.stdout) == len(get_operations()), proc.stdout[-3000:]
