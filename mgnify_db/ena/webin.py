@@ -17,8 +17,9 @@ DEFAULT_URL = "https://www.ebi.ac.uk/ena/submit/webin/auth"
 AUTH_REALMS = ("ENA", "EGA")
 BROKER_PREFIX = "mg-"
 DEFAULT_TIMEOUT = 10.0  # seconds: somebody is waiting for the login to answer
-USERNAME = re.compile(rf"^(?:{re.escape(BROKER_PREFIX)})?webin-(\d+)$", re.IGNORECASE)
-WEBIN_ID = re.compile(r"^Webin-\d+$")
+# ASCII only: Unicode case folding would take a dotless "ı" for "i", and \d any script's
+# digits; used with fullmatch ($ would allow a last "\n")
+USERNAME = re.compile(rf"(?:{re.escape(BROKER_PREFIX)})?webin-([0-9]+)", re.IGNORECASE | re.ASCII)
 
 
 class WebinError(Exception):
@@ -35,7 +36,7 @@ class WebinUnavailable(WebinError):
 
 def webin_id(username: str) -> str:
     """``Webin-<digits>`` for a Webin username (with or without the broker prefix)."""
-    match = USERNAME.match(username.strip())
+    match = USERNAME.fullmatch(username.strip())
     if match is None:
         raise WebinRejected("Username must be a Webin account: Webin-<digits> or mg-Webin-<digits>")
     return f"Webin-{match.group(1)}"

@@ -31,8 +31,9 @@ TOKEN_TYPE = "sliding"
 DEFAULT_LIFETIME_MINUTES = 1440.0
 DEFAULT_REFRESH_HOURS = 24.0
 REQUIRED_CLAIMS = ("token_type", "username", "exp", "refresh_exp", "iat", "jti")
-# Only Webin ids: a token can never name another kind of actor (e.g. "curator").
-USERNAME = re.compile(r"^Webin-\d+$")
+# Only Webin ids: a token can never name another kind of actor (e.g. "curator"). [0-9], not
+# \d (any script's digits); used with fullmatch ($ would allow a last "\n").
+USERNAME = re.compile(r"Webin-[0-9]+")
 
 
 class TokenConfigError(ValueError):
@@ -92,7 +93,7 @@ def _now(now: float | None) -> int:
 
 def issue(username: str, settings: TokenSettings, *, now: float | None = None) -> str:
     """A new sliding token for the Webin id `username`."""
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise ValueError(f"not a Webin id: {username!r}")
     t = _now(now)
     claims = {
@@ -122,7 +123,7 @@ def decode(token: str, settings: TokenSettings) -> dict[str, Any]:
         raise InvalidToken("a claim is missing")
     if claims["token_type"] != TOKEN_TYPE:
         raise InvalidToken("not a sliding token")
-    if not isinstance(claims["username"], str) or not USERNAME.match(claims["username"]):
+    if not isinstance(claims["username"], str) or not USERNAME.fullmatch(claims["username"]):
         raise InvalidToken("not a Webin account")
     if not all(type(claims[c]) is int for c in ("exp", "refresh_exp", "iat")):
         raise InvalidToken("times must be whole seconds")

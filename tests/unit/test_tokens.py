@@ -116,9 +116,21 @@ def test_alg_none_and_other_algorithms_are_refused():
         {"username": "mg-Webin-12345"},
         {"username": "webin-12345"},
         {"username": 12345},
+        {"username": "Webin-12345\n"},
+        {"username": "Webin-\u0661\u0662"},
         {"exp": "soon"},
     ],
-    ids=["access", "refresh", "curator", "broker-prefix", "lower-case", "number", "exp-text"],
+    ids=[
+        "access",
+        "refresh",
+        "curator",
+        "broker-prefix",
+        "lower-case",
+        "number",
+        "newline",
+        "non-ascii-digits",
+        "exp-text",
+    ],
 )
 def test_wrong_claims_are_refused(changes):
     token = forge(valid_claims(**changes))
@@ -142,7 +154,7 @@ def test_garbage_is_refused():
 
 
 def test_issue_only_for_webin_ids():
-    for name in ("curator", "mg-Webin-1", "Webin-", "Webin-1x"):
+    for name in ("curator", "mg-Webin-1", "Webin-", "Webin-1x", "Webin-1\n", "Webin-\u0661"):
         with pytest.raises(ValueError):
             tokens.issue(name, SETTINGS, now=T0)
 

@@ -59,7 +59,19 @@ def test_unknown_account_is_rejected(url):
 
 @pytest.mark.parametrize(
     "username",
-    ["curator", "Webin-", "Webin-12a", "xx-Webin-77777", "Webin77777", "77777", ""],
+    [
+        "curator",
+        "Webin-",
+        "Webin-12a",
+        "xx-Webin-77777",
+        "Webin77777",
+        "77777",
+        "",
+        "Webin-\u0667\u0667\u0667",  # Arabic-Indic digits: no Webin id
+        "Webin-\uff17\uff17",  # fullwidth digits
+        "Webin-777\nWebin-1",
+        "web\u0131n-777",  # a dotless i: IGNORECASE alone takes it for "i"
+    ],
 )
 def test_bad_format_is_rejected_without_asking_ena(webin_mirror, url, username):
     webin_mirror.clear_requests()

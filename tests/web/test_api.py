@@ -27,6 +27,7 @@ from privacy_data import (
 
 from mgnify_db.catalogue.publish import publish
 from mgnify_db.cli import METADATA
+from mgnify_db.web import tokens
 from mgnify_db.web.api import API_ROOT, handlers, routes
 from mgnify_db.web.api.query import ApiError, Page, page_of, visible
 from mgnify_db.web.api.shapes import Links, annotations_object
@@ -37,6 +38,7 @@ TOKEN, SECRET = "api-test-curator-token-0123456789", "api-test-files-secret"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
 OWNER = Viewer(webin="Webin-777")
 STRANGER = Viewer(webin="Webin-999")
+API_SECRET = "api-test-token-secret-0123456789abcdef"
 SHA256 = "a73b08492caf99ebd97aee9b792d599c7803aae27a71ddd00fe1cd3927430216"
 
 
@@ -62,9 +64,31 @@ class Site:
                 "UPDATE samples SET metadata = ? WHERE accession = 'SAMEA00000001'",
                 [json.dumps({"country": "Norway", "lat": 60.1, "our_own_field": 1})],
             )
-            conn.execute(
-                "UPDATE studies SET metadata = ? WHERE accession = ?",
+            conn.execute(  # ENA's first_public is a date: no time at all to go by
+                "UPDATE studies SET metadata = ?, first_public = '2020-05-01' WHERE accession = ?",
                 [json.dumps({"study_alias": "OOPS", "not_an_ena_field": 2}), PUBLIC_STUDY],
+            )
+            # a lineage that extends another's last label (not its descendant), and two whose
+            # paths are the same, inserted against their lineage order (only the catalogue
+            # keeps the last two: publish drops biomes no public record names)
+            conn.executemany(
+                "INSERT INTO biomes (lineage, biome_name, path, depth, parent)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        "root:Environmental:AquaticX",
+                        "AquaticX",
+                        "root.environmental.aquaticx",
+                        3,
+                        "root:Environmental",
+                    ),
+                    ("root:Zeta-X", "Zeta-X", "root.zeta_x", 2, "root"),
+                    ("root:Zeta X", "Zeta X", "root.zeta_x", 2, "root"),
+                ],
+            )
+            conn.execute(
+                "UPDATE samples SET biome = 'root:Environmental:AquaticX' WHERE accession = ?",
+                [SHARED_SAMPLE],
             )
         conn.close()
         publish(self.cat.db, self.cat.results / "public.db")
@@ -94,6 +118,7 @@ def site(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGNIFY_CURATOR_TOKEN", TOKEN)
         mp.setenv("MGNIFY_FILES_SECRET", SECRET)
+        mp.setenv(tokens.SECRET_ENV, API_SECRET)
         s = Site(tmp_path_factory.mktemp("api"))
         yield s
         s.loop.close()
@@ -111,13 +136,19 @@ def operation_for(path: str, method: str = "GET") -> dict:
     raise AssertionError(f"no operation serves {path}")
 
 
+# RFC 3339 `date-time` (jsonschema checks it only with a package we do not install)
+DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+FORMATS = jsonschema.FormatChecker()
+FORMATS.checks("date-time")(lambda v: not isinstance(v, str) or bool(DATE_TIME.fullmatch(v)))
+
+
 def assert_valid(op: dict, status: int, body) -> None:
     """`body` is valid against the operation's response schema of `status` in MGnify's
-    document (200) or our error shapes."""
+    document (200; `$ref`s resolved, formats checked) or our error shapes."""
     if status == 200:
         content = op["responses"]["200"]["content"]["application/json"]
         schema = {**content["schema"], "components": document()["components"]}
-        jsonschema.Draft202012Validator(schema).validate(body)
+        jsonschema.Draft202012Validator(schema, format_checker=FORMATS).validate(body)
     elif status == 422:
         assert isinstance(body["detail"], list) and body["detail"], body
         for e in body["detail"]:
@@ -133,6 +164,29 @@ def call(site: Site, path: str, status: int = 200, headers=None, method="GET", *
     body = r.json()
     assert_valid(operation_for(path, method), status, body)
     return body
+
+
+def test_schema_validation_is_real():
+    """A missing required field, a wrong type in a nested `$ref` and a date that is no
+    date-time all fail."""
+    op = operations()["get_mgnify_study"]
+    good = {
+        "accession": PUBLIC_STUDY,
+        "ena_accessions": [],
+        "title": "t",
+        "biome": None,
+        "updated_at": "2020-05-01T00:00:00+00:00",
+        "metadata": {},
+        "downloads": [],
+    }
+    assert_valid(op, 200, good)
+    for bad in (
+        {k: v for k, v in good.items() if k != "title"},
+        good | {"biome": {"biome_name": 1, "lineage": "root"}},
+        good | {"updated_at": "2020-05-01"},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            assert_valid(op, 200, bad)
 
 
 # Every operation, anonymous: (path, status)
@@ -253,6 +307,7 @@ def test_study_detail(site):
     assert (
         study["metadata"]["study_alias"] == "OOPS" and "not_an_ena_field" not in study["metadata"]
     )
+    assert study["updated_at"] == "2020-05-01T00:00:00+00:00"  # from first_public, a date
     sample = call(site, "samples/SAMEA00000001")
     assert sample["metadata"] == {
         "country": "Norway",
@@ -390,11 +445,40 @@ def test_filters(site):
         and "root:Environmental:Aquatic:Marine" in aquatic
     )
     assert all(b.startswith("root:Environmental:Aquatic") and b.count(":") <= 3 for b in aquatic)
+    assert "root:Environmental:AquaticX" not in aquatic  # not a descendant: a longer label
+    assert "root:Environmental:AquaticX" in accessions(
+        "biomes/?biome_lineage=root:Environmental&max_depth=3"
+    )
+    assert accessions("samples/?biome_lineage=root:Environmental") == [
+        "SAMEA00000001",
+        SHARED_SAMPLE,
+    ]
     assert accessions("biomes/?max_depth=1") == ["root"]
     pubs = call(site, "publications/?published_after=2019&published_before=2020&title=plankton")
     assert [p["pubmed_id"] for p in pubs["items"]] == [12345]
     assert call(site, "publications/?published_after=2021")["count"] == 0
     assert call(site, "publications/?order=-published_year")["count"] == 1
+
+
+@pytest.mark.parametrize("value", ["%25", "_", "%25plankton", "Open_ocean", "\\"])
+def test_search_wildcards_are_literal(site, value):
+    """`%` and `_` in a search are characters to find, not LIKE's wildcards (icontains)."""
+    for path in (f"studies/?search={value}", f"samples/?search={value}"):
+        assert call(site, path)["count"] == 0, path
+    assert call(site, f"publications/?title={value}")["count"] == 0
+
+
+def test_ties_are_broken_by_the_key(site):
+    """Biomes whose paths are the same come in lineage order, so pages never overlap."""
+    db = site.db()  # the catalogue: publish keeps no biome that no public record names
+
+    def page(n: int) -> dict:
+        return site.run(handlers.list_mgnify_biomes(db, {"page": n}))
+
+    count = page(1)["count"]
+    lineages = [b["lineage"] for n in range(1, count // 100 + 2) for b in page(n)["items"]]
+    assert len(lineages) == len(set(lineages)) == count
+    assert [b for b in lineages if b.startswith("root:Zeta")] == ["root:Zeta X", "root:Zeta-X"]
 
 
 def test_related_records(site):
@@ -497,6 +581,44 @@ def test_owners_see_their_private_records(site):
         with pytest.raises(ApiError) as e:
             site.run(coro)
         assert e.value.body == {"detail": "Not Found"}
+
+
+def webin_token(account: str) -> dict:
+    """The headers of a request with a valid API token of a Webin account."""
+    token = tokens.issue(account, tokens.TokenSettings(API_SECRET))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_webin_tokens_over_http(site):
+    """A token shows its account's private records, to it alone; another account's token and
+    no token get exactly the answer of a missing record; nothing of theirs is cached."""
+    owner, stranger = webin_token(OWNER.webin), webin_token(STRANGER.webin)
+    r = site.get(f"studies/{PRIVATE_STUDY}", headers=owner)
+    assert r.status_code == 200 and r.json()["title"].startswith("QUOKKA")
+    assert r.headers["cache-control"] == "private, no-store"
+    assert_valid(operations()["get_mgnify_study"], 200, r.json())
+    for path in PRIVATE_PATHS[:-1]:  # the last one is suppressed: hidden from its owner too
+        assert site.get(path, headers=owner).status_code == 200, path
+        for headers in (stranger, None):
+            other = site.get(path, headers=headers)
+            missing = site.get(path.replace("777", "888"), headers=headers)
+            assert (other.status_code, other.content) == (404, missing.content), path
+            assert other.headers == missing.headers, path
+    call(site, "runs/ERR0000002", 404, headers=owner)
+    (download,) = call(site, f"analyses/{PRIVATE_ANALYSIS}", headers=owner)["downloads"]
+    assert "?expires=" in download["url"] and "&token=" in download["url"]
+    (unsigned,) = call(site, f"analyses/{PRIVATE_ANALYSIS}", headers=CURATOR)["downloads"]
+    assert "?" not in unsigned["url"]  # a curator's own token opens the file
+    shared = f"samples/{SHARED_SAMPLE}"
+    assert len(call(site, shared, headers=owner)["studies"]) == 2
+    assert [s["accession"] for s in call(site, shared, headers=stranger)["studies"]] == [
+        PUBLIC_STUDY
+    ]
+    mine = call(site, "my-data/studies/", headers=owner)
+    assert [s["accession"] for s in mine["items"]] == [PRIVATE_STUDY]
+    assert call(site, "my-data/studies/", headers=stranger) == {"count": 0, "items": []}
+    assert call(site, "studies/", headers=owner)["count"] == 1  # top-level lists: public only
+    call(site, "studies/insdc/PRJEB77777", 404, headers=owner)
 
 
 def test_visibility_sql():

@@ -14,7 +14,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from datasette.utils.asgi import Response
 
@@ -91,56 +91,65 @@ async def by_accession(db: Db, table: str, accessions: list, viewer: Viewer) -> 
     }
 
 
-def ordering(order: str | None, allowed: dict[str, str], default: str) -> str:
-    """ORDER BY for an `order` value of the spec's enum (`-x` descending; '' or None: default);
-    the primary key last, so pages are stable."""
+def ordering(order: str | None, allowed: dict[str, str], key: str = "accession") -> str:
+    """ORDER BY for an `order` value of the spec's enum (`-x` descending; '' or None: by the
+    primary key `key`); the key last, so that ties cannot move between pages."""
     if not order:
-        return default
+        return key
     column = allowed[order.lstrip("-")]
-    return f"{column} {'DESC' if order.startswith('-') else 'ASC'}, accession"
+    return f"{column} {'DESC' if order.startswith('-') else 'ASC'}, {key}"
+
+
+def contains(column: str, text: str) -> Cond:
+    """Case-insensitive "column contains text" (Django's `icontains`): `%` and `_` in the
+    text are themselves, not LIKE's wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
+
+
+def any_of(*conds: Cond) -> Cond:
+    """`(cond OR cond ...)` and their parameters, in order."""
+    return "(" + " OR ".join(c for c, _ in conds) + ")", [p for _, ps in conds for p in ps]
+
+
+def in_biome(lineage: str) -> Cond:
+    """The record's `biome` is `lineage` or one of its descendants (by path: not a lineage
+    that merely starts with the same text)."""
+    biomes, args = descendants_where(lineage, "path")
+    return f"biome IN (SELECT lineage FROM biomes WHERE {biomes})", args
 
 
 # -- records found by any of their accessions ------------------------------------------------------
+async def find_or_404(db: Db, table: str, accession: str, viewer: Viewer, *columns: str) -> dict:
+    """The visible row of `table` whose `accession` (else one of `columns`, in order: each
+    indexed, so that a 404 is as quick as a 200) is `accession`; 404 otherwise."""
+    for column in ("accession", *columns):
+        if row := await find(db, table, (f"{column} = ?", [accession]), viewer):
+            return row
+    raise not_found()
+
+
 async def find_study(db: Db, accession: str, viewer: Viewer) -> dict:
-    row = await find(db, "studies", ("accession = ?", [accession]), viewer)
-    if row is None:
-        raise not_found()
-    return row
+    return await find_or_404(db, "studies", accession, viewer)
 
 
 async def find_sample(db: Db, accession: str, viewer: Viewer) -> dict:
     """A sample by its BioSample (SAM...) or ENA (ERS...: `secondary_accession`, the other one
-    of its `ena_accessions`) accession; both indexed, so that a 404 is as quick as a 200."""
-    row = await find(db, "samples", ("accession = ?", [accession]), viewer)
-    if row is None:
-        row = await find(db, "samples", ("secondary_accession = ?", [accession]), viewer)
-    if row is None:
-        raise not_found()
-    return row
+    of its `ena_accessions`) accession."""
+    return await find_or_404(db, "samples", accession, viewer, "secondary_accession")
 
 
 async def find_run(db: Db, accession: str, viewer: Viewer) -> dict:
-    row = await find(db, "runs", ("accession = ?", [accession]), viewer)
-    if row is None:
-        raise not_found()
-    return row
+    return await find_or_404(db, "runs", accession, viewer)
 
 
 async def find_assembly(db: Db, accession: str, viewer: Viewer) -> dict:
     """An assembly by our accession or ENA's (ERZ...)."""
-    row = await find(db, "assemblies", ("accession = ?", [accession]), viewer)
-    if row is None:
-        row = await find(db, "assemblies", ("ena_accession = ?", [accession]), viewer)
-    if row is None:
-        raise not_found()
-    return row
+    return await find_or_404(db, "assemblies", accession, viewer, "ena_accession")
 
 
 async def find_analysis(db: Db, accession: str, viewer: Viewer) -> dict:
-    row = await find(db, "analyses", ("accession = ?", [accession]), viewer)
-    if row is None:
-        raise not_found()
-    return row
+    return await find_or_404(db, "analyses", accession, viewer)
 
 
 # -- nested objects -------------------------------------------------------------------------------
@@ -182,6 +191,13 @@ async def studies_linked(db: Db, link: str, column: str, key: Any, viewer: Viewe
     return [shapes.mgnify_study(r) for r in rows]
 
 
+async def analyses_of(db: Db, column: str, key: str, params: dict, viewer: Viewer) -> dict:
+    """A page of the ready analyses whose `column` (study, run, assembly) is `key`."""
+    cond = where((f"{column} = ?", [key]), READY, visible(viewer))
+    count, rows = await page_rows(db, "analyses", cond, "accession", page_of(params))
+    return paged(count, await analyses_out(db, rows, viewer))
+
+
 # -- studies --------------------------------------------------------------------------------------
 STUDY_ORDER = {"accession": "accession", "updated_at": "updated_at"}
 
@@ -189,23 +205,25 @@ STUDY_ORDER = {"accession": "accession", "updated_at": "updated_at"}
 async def list_mgnify_studies(db: Db, params: dict, viewer: Viewer = ANONYMOUS) -> dict:
     conds = [visible(viewer)]
     if params.get("biome_lineage"):
-        biomes, args = descendants_where(params["biome_lineage"], "path")
-        conds.append((f"biome IN (SELECT lineage FROM biomes WHERE {biomes})", args))
+        conds.append(in_biome(params["biome_lineage"]))
     if version := params.get("has_analyses_from_pipeline"):
-        sql, args = where(("a.study = studies.accession AND a.pipeline_version = ?", [version]))
-        vis, vargs = visible(viewer, "a")
-        conds.append(
+        sql, args = where(
             (
-                f"EXISTS (SELECT 1 FROM analyses a WHERE {sql} AND a.is_ready = 1 AND {vis})",
-                args + vargs,
+                "a.study = studies.accession AND a.pipeline_version = ? AND a.is_ready = 1",
+                [version],
+            ),
+            visible(viewer, "a"),
+        )
+        conds.append((f"EXISTS (SELECT 1 FROM analyses a WHERE {sql})", args))
+    if search := params.get("search"):
+        conds.append(
+            any_of(
+                contains("title", search),
+                ("accession = ?", [search]),
+                contains("ena_accessions", search),
             )
         )
-    if search := params.get("search"):
-        like = f"%{search}%"
-        conds.append(
-            ("(title LIKE ? OR accession = ? OR ena_accessions LIKE ?)", [like, search, like])
-        )
-    order = ordering(params.get("order"), STUDY_ORDER, "accession")
+    order = ordering(params.get("order"), STUDY_ORDER)
     count, rows = await page_rows(db, "studies", where(*conds), order, page_of(params))
     return paged(count, [shapes.mgnify_study(r) for r in rows])
 
@@ -235,9 +253,7 @@ async def get_mgnify_study_accession_by_insdc_accession(
 
 async def list_mgnify_study_analyses(db: Db, params: dict, viewer: Viewer) -> dict:
     study = await find_study(db, params["accession"], viewer)
-    cond = where(("study = ?", [study["accession"]]), READY, visible(viewer))
-    count, rows = await page_rows(db, "analyses", cond, "accession", page_of(params))
-    return paged(count, await analyses_out(db, rows, viewer))
+    return await analyses_of(db, "study", study["accession"], params, viewer)
 
 
 async def list_mgnify_study_publications(db: Db, params: dict, viewer: Viewer) -> dict:
@@ -303,12 +319,17 @@ SAMPLE_ORDER = {"sample_title": "title", "updated_at": "updated_at"}
 async def list_mgnify_samples(db: Db, params: dict, viewer: Viewer = ANONYMOUS) -> dict:
     conds = [visible(viewer)]
     if params.get("biome_lineage"):
-        biomes, args = descendants_where(params["biome_lineage"], "path")
-        conds.append((f"biome IN (SELECT lineage FROM biomes WHERE {biomes})", args))
+        conds.append(in_biome(params["biome_lineage"]))
     if search := params.get("search"):
-        like = f"%{search}%"
-        conds.append(("(title LIKE ? OR ena_accessions LIKE ? OR accession LIKE ?)", [like] * 3))
-    order = ordering(params.get("order"), SAMPLE_ORDER, "accession")
+        # MGnify's ena_accessions hold the sample's own accession: ours may be empty
+        conds.append(
+            any_of(
+                contains("title", search),
+                contains("ena_accessions", search),
+                contains("accession", search),
+            )
+        )
+    order = ordering(params.get("order"), SAMPLE_ORDER)
     count, rows = await page_rows(db, "samples", where(*conds), order, page_of(params))
     return paged(count, [shapes.mgnify_sample(r) for r in rows])
 
@@ -355,9 +376,7 @@ async def get_analysed_run(db: Db, params: dict, viewer: Viewer) -> dict:
 
 async def list_runs_analyses(db: Db, params: dict, viewer: Viewer) -> dict:
     run = await find_run(db, params["accession"], viewer)
-    cond = where(("run = ?", [run["accession"]]), READY, visible(viewer))
-    count, rows = await page_rows(db, "analyses", cond, "accession", page_of(params))
-    return paged(count, await analyses_out(db, rows, viewer))
+    return await analyses_of(db, "run", run["accession"], params, viewer)
 
 
 async def list_runs_assemblies(db: Db, params: dict, viewer: Viewer) -> dict:
@@ -387,9 +406,7 @@ async def get_assembly(db: Db, params: dict, viewer: Viewer) -> dict:
 
 async def list_analyses_for_assembly(db: Db, params: dict, viewer: Viewer) -> dict:
     asm = await find_assembly(db, params["accession"], viewer)
-    cond = where(("assembly = ?", [asm["accession"]]), READY, visible(viewer))
-    count, rows = await page_rows(db, "analyses", cond, "accession", page_of(params))
-    return paged(count, await analyses_out(db, rows, viewer))
+    return await analyses_of(db, "assembly", asm["accession"], params, viewer)
 
 
 async def list_genome_links_for_assembly(db: Db, params: dict, viewer: Viewer) -> dict:
@@ -512,6 +529,9 @@ async def analysis_get_mgnify_analysis_with_annotations_of_type(
 
 
 # -- publications ---------------------------------------------------------------------------------
+PUBLICATION_ORDER = {"published_year": "published_year"}
+
+
 async def list_mgnify_publications(db: Db, params: dict, viewer: Viewer = ANONYMOUS) -> dict:
     conds: list[Cond] = []
     if params.get("published_after") is not None:
@@ -519,14 +539,9 @@ async def list_mgnify_publications(db: Db, params: dict, viewer: Viewer = ANONYM
     if params.get("published_before") is not None:
         conds.append(("published_year <= ?", [params["published_before"]]))
     if params.get("title"):
-        conds.append(("title LIKE ?", [f"%{params['title']}%"]))
-    order = params.get("order")
-    order_sql = (
-        f"published_year {'DESC' if order.startswith('-') else 'ASC'}, pubmed_id"
-        if order
-        else "pubmed_id"
-    )
-    count, rows = await page_rows(db, "publications", where(*conds), order_sql, page_of(params))
+        conds.append(contains("title", params["title"]))
+    order = ordering(params.get("order"), PUBLICATION_ORDER, "pubmed_id")
+    count, rows = await page_rows(db, "publications", where(*conds), order, page_of(params))
     return paged(count, [shapes.mgnify_publication(r) for r in rows])
 
 
@@ -560,7 +575,8 @@ async def list_mgnify_biomes(db: Db, params: dict, viewer: Viewer = ANONYMOUS) -
         conds.append(descendants_where(params["biome_lineage"], "path"))
     if params.get("max_depth") is not None:
         conds.append(("depth <= ?", [params["max_depth"]]))
-    count, rows = await page_rows(db, "biomes", where(*conds), "path", page_of(params))
+    # paths are not unique (`A-b` and `A b` have one): the lineage keeps pages apart
+    count, rows = await page_rows(db, "biomes", where(*conds), "path, lineage", page_of(params))
     return paged(count, [shapes.biome_row(r) for r in rows])
 
 
@@ -663,8 +679,6 @@ async def request_body(request: Any) -> dict:
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
-        from urllib.parse import parse_qsl
-
         body = dict(parse_qsl(raw.decode("utf-8", "replace")))
     return body if isinstance(body, dict) else {}
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..viewer import ANONYMOUS, Viewer
+from ..viewer import Viewer
 
 PUBLIC_DB, CATALOGUE_DB = "public", "catalogue"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 100
@@ -121,10 +121,6 @@ def visible(viewer: Viewer, alias: str = "") -> tuple[str, list]:
         sql = f"({a}is_suppressed = 0 AND ({a}is_private = 0 OR {a}webin_owner = ?))"
         return sql, [viewer.webin]
     return f"({a}is_private = 0 AND {a}is_suppressed = 0)", []
-
-
-def public_only(alias: str = "") -> tuple[str, list]:
-    return visible(ANONYMOUS, alias)
 
 
 def database_name(datasette: Any, viewer: Viewer, top_level: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ..files import sign_file_url
@@ -49,8 +50,22 @@ class Links:
         return url
 
 
+def date_time(text: str | None) -> str | None:
+    """An ISO time or date as RFC 3339 (the document's `date-time`): a date is its midnight, a
+    time without zone UTC; None for anything else."""
+    try:
+        t = datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).isoformat()
+
+
 def updated_at(row: Row) -> str:
-    return row.get("updated_at") or row.get("created_at") or row.get("first_public") or EPOCH
+    """The row's latest time we know (ENA's `first_public` is only a date)."""
+    for column in ("updated_at", "created_at", "first_public"):
+        if found := date_time(row.get(column)):
+            return found
+    return EPOCH
 
 
 def biome(lineage: str | None) -> dict | None:
