@@ -22,6 +22,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,8 @@ PAGE_CACHE_ENV = "MGNIFY_PAGE_CACHE_MB"
 PAGE_CACHE_MB = 64
 PAGE_CACHE_PAGE = 2 * 1024 * 1024
 CACHED_ROWS = 1000
+CACHED_ROWS_IN_ALL = 50_000
+GENERATION_SECONDS = 0.05
 _MISSING = object()
 # SQL whose answer may change while the file does not: not cached.
 _VOLATILE = re.compile(
@@ -68,9 +71,15 @@ _VOLATILE = re.compile(
 # Datasette's lookups in sqlite_master (table and view names, definitions, FTS tables): one
 # select from sqlite_master alone.
 _SCHEMA_ONLY = re.compile(
-    r"\s*select\s[^;]*?\bfrom\s+sqlite_master\b(?![^;]*\b(from|join)\b)[^;]*",
+    r"\s*select\s(?:(?!\b(?:from|join)\b)[^;])*\bfrom\s+sqlite_master\b"
+    r"(?:(?!\b(?:from|join)\b)[^;])*",
     re.IGNORECASE,
 )
+
+
+def _rows(value: Any) -> int:
+    """What a kept value counts against CACHED_ROWS_IN_ALL: a result's rows, else 1."""
+    return len(value.rows) if isinstance(value, Results) else 1
 
 
 def deterministic(sql: str) -> bool:
@@ -88,19 +97,38 @@ def schema_only(sql: str) -> bool:
 _local = threading.local()
 
 
+def _head(path: str, size: int) -> bytes | None:
+    try:
+        with open(path, "rb", buffering=0) as f:
+            return f.read(size)
+    except OSError:
+        return None
+
+
 def file_generation(path: str | Path) -> Generation | None:
-    """(device, inode, size, mtime) of the file at `path` and (size, mtime) of its WAL; None
-    when the file is missing. Changes when the file is replaced or written."""
+    """What the SQLite file at `path` is now: its (device, inode), size and mtime, its header's
+    file change counter (bumped by every write transaction in rollback-journal mode), and the
+    size and mtime of its WAL with the WAL index header (changed by every commit in WAL mode);
+    None when the file is missing. Changes when the file is replaced or written."""
+    path = str(path)
     try:
         st = os.stat(path)
     except OSError:
         return None
+    head = _head(path, 28)
     try:
         wal = os.stat(f"{path}-wal")
-        wal_state = (wal.st_size, wal.st_mtime_ns)
+        wal_state: tuple | None = (wal.st_size, wal.st_mtime_ns, _head(f"{path}-shm", 48))
     except OSError:
         wal_state = None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, wal_state
+    return (
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        head[24:28] if head else None,
+        wal_state,
+    )
 
 
 def file_identity(path: str | Path) -> FileIdentity | None:
@@ -130,11 +158,19 @@ class FollowingDatabase(Database):
         self._counting = asyncio.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._cache_generation: Generation | None = None
+        self._cache_rows = 0
+        self._generation: tuple[float, Generation | None] = (-1.0, None)
 
-    def generation(self) -> Generation | None:
+    def generation(self, fresh: bool = False) -> Generation | None:
         """The file's generation, when it is the file this database reads (None while a
-        replacement is not followed yet, or the file is missing: nothing is cached then)."""
-        generation = file_generation(self.path)
+        replacement is not followed yet, or the file is missing: nothing is cached then).
+        Looked at once per GENERATION_SECONDS at most (a page asks ~70 times), unless
+        `fresh` (what is kept is checked fresh: never kept for a file that changed)."""
+        now = time.monotonic()
+        seen_at, generation = self._generation
+        if fresh or now - seen_at > GENERATION_SECONDS:
+            generation = file_generation(self.path)
+            self._generation = (now, generation)
         if generation is None or generation[:2] != self.identity:
             return None
         return generation
@@ -148,14 +184,17 @@ class FollowingDatabase(Database):
         return found
 
     def _keep(self, generation: Generation | None, key: tuple, value: Any) -> None:
-        if generation is None or generation != self.generation():  # changed meanwhile
+        if generation is None or generation != self.generation(fresh=True):  # changed meanwhile
             return
         if generation != self._cache_generation:
             self._cache.clear()
+            self._cache_rows = 0
             self._cache_generation = generation
+        old = self._cache.pop(key, None)
+        self._cache_rows += _rows(value) - (_rows(old) if old is not None else 0)
         self._cache[key] = value
-        while len(self._cache) > CACHED_RESULTS:
-            self._cache.popitem(last=False)
+        while len(self._cache) > CACHED_RESULTS or self._cache_rows > CACHED_ROWS_IN_ALL:
+            self._cache_rows -= _rows(self._cache.popitem(last=False)[1])
 
     async def execute(self, sql: str, params: Any = None, truncate: bool = False, **kw: Any) -> Any:
         if not (self.cache_results and deterministic(sql)) and not schema_only(sql):
@@ -234,7 +273,7 @@ class FollowingDatabase(Database):
             if cached is not None and generation is not None and cached[0] == generation:
                 return dict(cached[1])
             counts = await super().table_counts(limit=max(limit, COUNT_LIMIT_MS))
-            if generation is not None and generation == self.generation():
+            if generation is not None and generation == self.generation(fresh=True):
                 self._counts = (generation, counts)
             return dict(counts)
 

@@ -87,3 +87,75 @@ def test_serve_runs_datasette_with_the_catalogue_and_metadata(tmp_path):
     assert args[:5] == [sys.executable, "-m", "datasette", "serve", str(tmp_path / "c.db")]
     assert args[args.index("--metadata") + 1] == str(METADATA)
     assert METADATA == Path(__file__).resolve().parents[2] / "mgnify_db" / "web" / "metadata.yaml"
+
+
+def test_public_pages_follow_a_republished_public_db(tmp_path, monkeypatch):
+    """public.db's query results, table counts, pages and sitemap are kept per published file:
+    a publish (a new file swapped in by rename) is served at once; anonymous pages are kept
+    (ETag, 304), never a curator's, nor SQL with randomness."""
+    monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", "test-token")
+    from datasette.app import Datasette
+
+    from mgnify_db.catalogue.publish import publish
+
+    pm, plugin = datasette_plugin()
+    if not pm.is_registered(plugin):
+        pm.register(plugin)
+    catalogue, public = tmp_path / "catalogue.db", tmp_path / "public.db"
+    rebuild(catalogue, make_results(tmp_path / "a"), GlobalConfig())
+    publish(catalogue, public)
+    metadata = yaml.safe_load(METADATA.read_text())
+
+    async def served(ds) -> dict[str, str]:
+        pages = {}
+        for path in ("/public/studies", "/public", "/", "/sitemap.xml"):
+            response = await ds.client.get(path)
+            assert response.status_code == 200, (path, response.text)
+            pages[path] = response.text
+        rows = (await ds.client.get("/public/studies.json?_shape=array")).json()
+        pages["json"] = " ".join(r["ena_accession"] for r in rows)
+        return pages
+
+    async def scenario() -> None:
+        ds = Datasette([str(catalogue), str(public)], metadata=metadata)
+        await ds.invoke_startup()
+        first = await served(ds)
+        assert first == await served(ds)  # kept, the same
+        assert first["json"] == "PRJEB1" and "PRJEB1" in first["/public/studies"]
+        (accession,) = {
+            r["accession"]
+            for r in await ds.get_database("public").execute("select accession from studies")
+        }
+        assert f"/public/studies/{accession}</loc>" in first["/sitemap.xml"]
+
+        page = await ds.client.get("/public/studies")
+        etag = page.headers["etag"]
+        assert (
+            await ds.client.get("/public/studies", headers={"if-none-match": etag})
+        ).status_code == 304
+        curator = await ds.client.get(
+            "/public/studies", headers={"Authorization": "Bearer test-token"}
+        )
+        assert "etag" not in curator.headers
+        assert curator.headers["cache-control"] == "private, no-store"
+        randoms = {
+            (await ds.client.get("/public.json?sql=select+random()+as+r&_shape=array")).json()[0][
+                "r"
+            ]
+            for _ in range(3)
+        }
+        assert len(randoms) > 1
+
+        rebuild(catalogue, make_results(tmp_path / "b", "PRJEB2"), GlobalConfig())
+        inode = public.stat().st_ino
+        publish(catalogue, public)
+        assert public.stat().st_ino != inode  # replaced by rename
+        second = await served(ds)
+        assert second["json"] == "PRJEB2" and "PRJEB2" in second["/public/studies"]
+        assert "PRJEB1" not in second["/public/studies"]
+        assert second["/sitemap.xml"] != first["/sitemap.xml"]
+        assert (
+            await ds.client.get("/public/studies", headers={"if-none-match": etag})
+        ).status_code == 200
+
+    asyncio.run(scenario())
