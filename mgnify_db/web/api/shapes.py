@@ -8,25 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ...pipelines import DOWNLOAD_TYPES, FILE_TYPES
 from ..files import sign_file_url
 from .query import loads
 from .spec import components
 
 Row = Mapping[str, Any]
 PIPELINE_VERSIONS = ("V1", "V2", "V3", "V4", "V4.1", "V5", "V6", "V6.1")
-FILE_TYPES = ("fasta", "tsv", "biom", "csv", "json", "svg", "tree", "html", "gff", "other")
-DOWNLOAD_TYPES = (
-    "Coding Sequences",
-    "Sequence data",
-    "Quality control",
-    "Functional analysis",
-    "Taxonomic analysis",
-    "Statistics",
-    "non-coding RNAs",
-    "Genome analysis",
-    "Analysis RO Crate",
-    "Other",
-)
 INDEX_TYPES = ("fai", "gzi", "csi")
 EPOCH = "1970-01-01T00:00:00+00:00"  # `updated_at` is required: for a row that has no time at all
 
