@@ -336,6 +336,10 @@ def test_analysis_detail_and_annotations(site):
         }
     ]
     assert a["results_dir"] is None
+    with sqlite3.connect(site.cat.db) as conn:
+        md5 = dict(conn.execute("SELECT alias, md5 FROM downloads WHERE md5 IS NOT NULL"))
+    conn.close()
+    assert md5 and all(d["md5"] == md5[d["alias"]] for d in a["downloads"] if d["alias"] in md5)
     annotated = call(site, f"analyses/{PUBLIC_ANALYSIS}/annotations")
     assert len(annotated["annotations"]["pfams"]) == 5
     assert annotated["annotations"]["taxonomies"]["ssu"] == [
@@ -651,6 +655,8 @@ def test_openapi_json_is_served_with_our_additions(site):
     genome = doc["paths"][f"{API_ROOT}/genomes/{{accession}}"]["get"]["responses"]["200"]
     link = genome["links"]["GetCatalogueForGenome"]
     assert link["parameters"] == {"catalogue_id": "$response.body#/catalogue_id"}
+    download = doc["components"]["schemas"]["MGnifyAnalysisDownloadFile"]["properties"]["md5"]
+    assert download["x-mgnify-snake"] is True
     assert document()["servers"] == []  # the shipped document is not changed in memory
 
 

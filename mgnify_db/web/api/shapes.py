@@ -260,6 +260,8 @@ def download_file(row: Row, links: Links) -> dict:
         "parent_is_private": private,
         "index_files": indexes,
         "url": url,
+        # ours (documented in the served document): lets a client check what it fetched
+        "md5": row.get("md5"),
     }
 
 

@@ -111,10 +111,19 @@ def served_document(base_url: str, ours: set[str]) -> dict:
         "additions": (
             "servers; the 401, 404 and 422 answers of each operation (marked x-mgnify-snake);"
             " an empty security requirement ({}) wherever MGnify's lists NoAuth; the link"
-            " GetCatalogueForGenome's parameter named as its target's (catalogue_id)"
+            " GetCatalogueForGenome's parameter named as its target's (catalogue_id); md5 on"
+            " every download file"
         ),
         "no_data_yet": NO_DATA,
     }
+    for name, schema in doc["components"]["schemas"].items():
+        if name.endswith("DownloadFile") and "properties" in schema:
+            schema["properties"]["md5"] = {
+                "anyOf": [{"type": "string", "pattern": "^[0-9a-f]{32}$"}, {"type": "null"}],
+                "title": "MD5",
+                "description": "MD5 checksum of the file (also its ETag when fetched)",
+                MARK: True,
+            }
     for methods in doc["paths"].values():
         for op in methods.values():
             if op["operationId"] not in ours:
