@@ -1,5 +1,7 @@
-"""Browser fixtures of the web tests: one headless Chromium (Debian's, driven by Playwright)
-for the whole session; each module opens its own page."""
+"""Browser fixtures of the web tests: a headless Chromium (Debian's, driven by Playwright) per
+module that asks for one. Not per session: Playwright's sync API keeps an event loop running in
+the main thread while it is open, and every later test that runs its own loop (datasette.client)
+would fail with "Cannot run the event loop while another loop is running"."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ ARGS = [
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
