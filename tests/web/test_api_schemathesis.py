@@ -37,7 +37,7 @@ from support import REPO, SITE_TOKEN, tool
 
 SPEC = REPO / "mgnify_db" / "web" / "api" / "openapi_v2.json"
 ARTEFACTS = REPO / "test-artifacts" / "schemathesis"
-MAX_EXAMPLES = os.environ.get("MGNIFY_SCHEMATHESIS_EXAMPLES", "40")
+MAX_EXAMPLES = os.environ.get("MGNIFY_SCHEMATHESIS_EXAMPLES", "20")
 
 # Left out of run 1 only (see the module docstring).
 NOT_IN_MGNIFY_DOCUMENT = ["status_code_conformance", "ignored_auth"]
