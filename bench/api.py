@@ -1431,7 +1431,7 @@ def main() -> None:
         # these runs show what a request costs when it is not in them (a first visit).
         no_pages = {"MGNIFY_PAGE_CACHE_MB": "0"}
         variants = {
-            "API answers not cached": (ds_args, {"MGNIFY_API_CACHE_ENTRIES": "0"}, api),
+            "API answers not cached": (ds_args, no_pages, api),
             "pages not cached": (ds_args, no_pages, pages),
             "pages not cached, suggest_facets on": (
                 [*ds_args[:at], "on", *ds_args[at + 1 :]],

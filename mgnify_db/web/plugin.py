@@ -361,9 +361,10 @@ def startup(datasette: Any) -> None:
 
 class PageCache:
     """Anonymous public pages, kept per public.db file: the HTML (and JSON) of `/`, `/biomes`
-    and `/public/...` depend on public.db (replaced only by rename), the metadata and the
-    templates, none of which changes while the server runs, so a page is rendered once per
-    published file (Datasette renders a 20-row table page in ~20 ms of CPU, under a GIL).
+    and `/public/...`, and the API's answers (an anonymous request reads public.db only),
+    depend on public.db (replaced only by rename), the metadata and the templates, none of
+    which changes while the server runs, so a page is rendered once per published file
+    (Datasette renders a 20-row table page in ~20 ms of CPU, under a GIL).
 
     Only GETs without `Authorization` or cookies are answered from it, and only 200 responses
     that set no cookie are kept: what an anonymous client would get anyway. Keyed by the
@@ -385,7 +386,7 @@ class PageCache:
         return (
             path in ("/", "/.json", "/biomes")
             or path == "/public"
-            or path.startswith(("/public/", "/public."))
+            or path.startswith(("/public/", "/public.", API_ROOT + "/"))
         )
 
     def key(self, scope: dict, datasette: Any) -> tuple | None:

@@ -22,7 +22,6 @@ from ...catalogue.biomes import descendants_where
 from ..files import SECRET_ENV, link_lifetime
 from ..viewer import ANONYMOUS, Unauthorized, Viewer, viewer_for
 from . import shapes
-from .cache import ANSWERS, file_key
 from .query import (
     CATALOGUE_DB,
     PUBLIC_DB,
@@ -711,29 +710,20 @@ async def run_operation(
     return await op.handler(db, params, reader)
 
 
-def cache_key(
-    datasette: Any, operation_id: str, viewer: Viewer, params: dict, links: shapes.Links
-) -> tuple | None:
-    """The key of an answer read from public.db for the anonymous reader (`cache.py`); None
-    for answers that depend on who asks (owners' and curators' reads of catalogue.db)."""
+def reads_public(datasette: Any, operation_id: str, viewer: Viewer) -> bool:
+    """Whether an answer comes from public.db for the anonymous reader: the same for everyone
+    until the next publish (the plugin's page cache keeps anonymous ones, per public.db)."""
     op = OPERATIONS[operation_id]
-    if op.scope == "mine" or "body" in params:
-        return None
-    if database_name(datasette, viewer, op.scope == "public") != PUBLIC_DB:
-        return None
-    file = file_key(datasette.databases[PUBLIC_DB])
-    if file is None:
-        return None
-    return (file, links.base, operation_id, repr(sorted(params.items())))
+    if op.scope == "mine":
+        return False
+    return database_name(datasette, viewer, op.scope == "public") == PUBLIC_DB
 
 
-def json_answer(body: str, *, public: bool) -> Response:
-    # Answers from public.db are the same for everyone until the next publish: shared caches
-    # may keep them a minute. Others (owners', curators') are no one else's business.
+def json_answer(result: dict, *, public: bool) -> Response:
+    # Answers from public.db may be kept a minute by shared caches; owners' and curators' are
+    # no one else's business.
     cache = "public, max-age=60" if public else "private, no-store"
-    return Response(
-        body, content_type="application/json; charset=utf-8", headers={"Cache-Control": cache}
-    )
+    return Response.json(result, headers={"Cache-Control": cache})
 
 
 def view_for(operation_id: str, method: str) -> Callable:
@@ -758,16 +748,10 @@ def view_for(operation_id: str, method: str) -> Callable:
             if method == "POST":
                 params["body"] = await request_body(request)
             links = links_for(request, datasette, viewer)
-            key = cache_key(datasette, operation_id, viewer, params, links)
-            if key is not None and (body := ANSWERS.get(key)) is not None:
-                return json_answer(body, public=True)
             result = await run_operation(datasette, operation_id, viewer, params, links)
         except ApiError as e:
             return error_response(e)
-        body = json.dumps(result, default=repr)
-        if key is not None:
-            ANSWERS.put(key, body)
-        return json_answer(body, public=key is not None)
+        return json_answer(result, public=reads_public(datasette, operation_id, viewer))
 
     view.__name__ = operation_id
     return view
