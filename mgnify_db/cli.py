@@ -137,10 +137,13 @@ def demo():
     help="multiply every coverage (tests use less)",
 )
 def demo_build(out_dir: Path, scale: float):
-    """Build the demo's ENA mirror directory (idempotent)."""
-    from .dev.demo import build_demo
+    """Build the demo's ENA mirror directory (idempotent), and OUT_DIR/references/config.yaml:
+    the `references:` config of its reference files (give it to snakemake with --configfile)."""
+    from .dev.demo import build_demo, write_references_config
 
-    click.echo(build_demo(out_dir, scale=scale))
+    built = build_demo(out_dir, scale=scale)
+    write_references_config(built, built / "references" / "config.yaml")
+    click.echo(built)
 
 
 @demo.command("synthetic")

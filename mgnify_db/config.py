@@ -174,8 +174,20 @@ class EnaSettings(Strict):
 
 
 class QcGate(Strict):
-    min_reads: Annotated[int, Field(ge=0)] = 1000
+    """The gates a run must pass to be assembled; a failing run is `qc_failed` with the reason."""
+
+    min_reads: Annotated[int, Field(ge=0)] = Field(
+        1000, description="reads left after fastp and after decontamination (both mates counted)"
+    )
     max_filtered_fraction: Annotated[float, Field(ge=0, le=1)] = 0.9
+    min_kept_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1,
+        description="fail if decontamination keeps less than this fraction of the reads"
+        " (a sample that is mostly host)",
+    )
+    min_contigs: Annotated[int, Field(ge=0)] = Field(
+        2, description="an assembly with fewer contigs (>= min_contig_len) fails its QC"
+    )
 
 
 class FastpParams(Strict):
@@ -188,22 +200,155 @@ class MegahitParams(Strict):
     extra: list[str] = Field(default_factory=list)
 
 
-class BarrnapParams(Strict):
-    kingdoms: list[str] = Field(default_factory=lambda: ["bac", "arc"])
-    evalue: float = 1e-6
+class PfamParams(Strict):
+    cutoff: typing.Literal["gathering", "evalue"] = Field(
+        "gathering", description="the models' GA thresholds (Pfam's), or an E-value"
+    )
+    evalue: Annotated[float, Field(gt=0)] = 1e-5
+
+
+class CmsearchParams(Strict):
+    hmmonly: bool = Field(
+        True,
+        description="HMM-only search of the rRNA models (MGnify's choice: a full CM search"
+        " of every contig is far slower for the same genes)",
+    )
+
+
+class SintaxParams(Strict):
+    cutoff: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="bootstrap confidence a rank needs to be reported"
+    )
+
+
+class Kraken2Params(Strict):
+    confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1,
+        description="kraken2 --confidence: the share of a contig's k-mers that must support a"
+        " call (0.1 keeps contigs of genomes absent from the database unclassified)",
+    )
 
 
 class Tools(Strict):
     fastp: FastpParams = FastpParams()
     megahit: MegahitParams = MegahitParams()
-    barrnap: BarrnapParams = BarrnapParams()
+    pfam: PfamParams = PfamParams()
+    cmsearch: CmsearchParams = CmsearchParams()
+    sintax: SintaxParams = SintaxParams()
+    kraken2: Kraken2Params = Kraken2Params()
 
 
 class Threads(Strict):
     fastp: Annotated[int, Field(ge=1)] = 2
+    decontamination: Annotated[int, Field(ge=1)] = 2
     megahit: Annotated[int, Field(ge=1)] = 2
     cds: Annotated[int, Field(ge=1)] = 2
-    rrna: Annotated[int, Field(ge=1)] = 2
+    taxonomy: Annotated[int, Field(ge=1)] = 2
+    references: Annotated[int, Field(ge=1)] = 2
+
+
+HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{64}$")}
+
+
+class Source(Strict):
+    """A reference file: a `url` (http, https, ftp or file) or a local `path` (relative to the
+    working directory), with its checksum when known (checked after every fetch)."""
+
+    url: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Source:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of url and path")
+        if self.url is not None and not re.match(r"^(https?|ftp|file)://", self.url):
+            raise NestedError(("url",), f"{self.url!r} is not an http(s), ftp or file URL")
+        for name, pattern in HEX.items():
+            value = getattr(self, name)
+            if value is not None and not pattern.match(value):
+                raise NestedError((name,), f"{value!r} is not a lowercase hex {name}")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.url or str(self.path)
+
+
+class GenomeSource(Source):
+    """A genome FASTA and the NCBI taxid its sequences get in a kraken2 database."""
+
+    taxid: Annotated[int, Field(ge=1)]
+
+
+class Kraken2Reference(Strict):
+    """The contig-taxonomy database, built by the rule `reference_kraken2` from `genomes` and
+    `taxonomy` (a TSV taxid/parent/rank/name, or NCBI's taxdump .tar.gz)."""
+
+    taxonomy: Source
+    genomes: list[GenomeSource] = Field(min_length=1)
+
+
+class DecontaminationReferences(Strict):
+    """Host and contaminant genomes whose reads are removed before assembly."""
+
+    genomes: dict[str, Source] = Field(
+        default_factory=dict, description="name -> genome FASTA (hosts and contaminants)"
+    )
+    hosts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="biome lineage prefix -> host genome names (the longest prefix of a study's"
+        " biome wins; a study file's host_genomes overrides)",
+    )
+    contaminants: list[str] = Field(
+        default_factory=list, description="genome names removed from every run (e.g. phiX)"
+    )
+
+    @model_validator(mode="after")
+    def _known_names(self) -> DecontaminationReferences:
+        for where, names in [("contaminants", self.contaminants), *self.hosts.items()]:
+            for name in names:
+                if name not in self.genomes:
+                    loc = ("contaminants",) if where == "contaminants" else ("hosts", where)
+                    raise NestedError(loc, f"{name!r} is not in decontamination.genomes")
+        for prefix in self.hosts:
+            if not LINEAGE.match(prefix):
+                raise NestedError(
+                    ("hosts", prefix), "not a biome lineage like root:Host-associated"
+                )
+        return self
+
+    def for_biome(self, biome: str, override: list[str] | None = None) -> list[str]:
+        """The genome names removed from a study's runs: its hosts (the override, else the
+        longest matching biome prefix's), then the contaminants; sorted, without repeats."""
+        hosts = override
+        if hosts is None:
+            matches = [p for p in self.hosts if biome == p or biome.startswith(p + ":")]
+            hosts = self.hosts[max(matches, key=len)] if matches else []
+        return sorted({*hosts, *self.contaminants})
+
+
+class References(Strict):
+    """Reference databases; each is a rule's output under <results_dir>/references/, built from
+    these sources, so production swaps in Pfam-A, Rfam, SILVA or its own kraken2 genomes here."""
+
+    pfam: Source = Source(
+        url="https://ftp.ebi.ac.uk/pub/databases/Pfam/current_release/Pfam-A.hmm.gz"
+    )
+    rfam: Source = Field(
+        Source(url="https://ftp.ebi.ac.uk/pub/databases/Rfam/CURRENT/Rfam.cm.gz"),
+        description="covariance models; only the rRNA ones (SSU, LSU, 5S, 5.8S) are kept",
+    )
+    ssu: Source = Field(
+        Source(url="https://www.drive5.com/sintax/rdp_16s_v18.fa.gz"),
+        description="SSU sequences with lineages (SINTAX headers, or `>id Lineage;...` as"
+        " microbiomeutil's gold 16S)",
+    )
+    kraken2: Kraken2Reference | None = Field(
+        None, description="the contig-taxonomy database (none: contigs are not classified)"
+    )
+    decontamination: DecontaminationReferences = DecontaminationReferences()
 
 
 # Start memory per assembler x biome (longest matching lineage prefix wins), as MGnify's heuristic;
@@ -270,6 +415,7 @@ class GlobalConfig(Strict):
     qc: QcGate = QcGate()
     tools: Tools = Tools()
     threads: Threads = Threads()
+    references: References = References()
     resources: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="rule -> {mem_mb, runtime}: start memory and minutes"
     )
@@ -361,6 +507,11 @@ class StudyConfig(Strict):
     )
     assembly_mem_mb: Annotated[int, Field(ge=300)] | None = Field(
         None, description="start memory of this study's assemblies (overrides the heuristic)"
+    )
+    host_genomes: list[str] | None = Field(
+        None,
+        description="decontamination genome names for this study's hosts (overrides the biome's"
+        " in config.yaml references.decontamination.hosts; [] = none)",
     )
 
     @field_validator("accession")
@@ -552,6 +703,15 @@ def check_references(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None
             if pmid not in cfg.publications:
                 raise ConfigError(
                     f"{path}: publications: {pmid} is not described in config.yaml publications:"
+                )
+        known = cfg.references.decontamination.genomes
+        for name in study.host_genomes or []:
+            if name not in known:
+                near = closest(name, list(known))
+                hint = f" (did you mean {near}?)" if near else ""
+                raise ConfigError(
+                    f"{path}: host_genomes: {name!r} is not in config.yaml"
+                    f" references.decontamination.genomes{hint}"
                 )
         for slug in study.super_studies:
             if slug not in cfg.super_studies:

@@ -28,17 +28,30 @@ PATTERNS: dict[str, str] = {
     "qc": RUN + "/qc",
     "qc_json": RUN + "/qc/qc.json",
     "fastp_html": RUN + "/qc/fastp.html",
-    # assembly
+    # decontamination (runs of studies with host or contaminant genomes): the reads kept
+    "decontaminated": RUN + "/decontamination",
+    "decontamination_json": RUN + "/decontamination/decontamination.json",
+    # assembly (contigs >= the minimum length; coverage from the reads mapped back)
     "contigs": RUN + "/assembly/contigs.fa.gz",
     "assembly": RUN + "/assembly/assembly.json",
-    # assembly analysis
+    "contig_coverage": RUN + "/assembly/coverage.tsv",
+    # assembly analysis: CDS and their Pfam domains
     "cds_faa": RUN + "/analysis/cds.faa",
     "cds_gff": RUN + "/analysis/cds.gff",
     "cds_counts": RUN + "/analysis/cds.json",
+    "pfam_domains": RUN + "/analysis/pfam_domains.tsv.gz",
+    # ... rRNA genes, SSU taxonomy, contig taxonomy, all features as one GFF
     "rrna_gff": RUN + "/analysis/rrna.gff",
     "rrna_counts": RUN + "/analysis/rrna.json",
+    "ssu_fasta": RUN + "/analysis/ssu.fasta.gz",
+    "lsu_fasta": RUN + "/analysis/lsu.fasta.gz",
+    "contig_taxonomy": RUN + "/analysis/contig_taxonomy.tsv.gz",
+    "annotation_gff": RUN + "/analysis/annotation_summary.gff.gz",
     # annotation tables (mgnify_db.pipelines.annotations): bgzipped TSV, index = path + ".gzi"
     "rrna_annotations": RUN + "/analysis/rrna_annotations.tsv.gz",
+    "pfam_annotations": RUN + "/analysis/pfam_annotations.tsv.gz",
+    "ssu_annotations": RUN + "/analysis/ssu_taxonomy.tsv.gz",
+    "contig_annotations": RUN + "/analysis/contig_taxonomy_summary.tsv.gz",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",
@@ -50,6 +63,15 @@ PATTERNS: dict[str, str] = {
     "benchmark": "{results}/benchmarks/{rule}/{study}/{run}.tsv",
     "study_benchmark": "{results}/benchmarks/{rule}/{study}.tsv",
     "slurm_logs": "{results}/logs/slurm",
+    # reference databases, built from config `references:` (each dir has its reference.json)
+    "reference_pfam": "{results}/references/pfam/pfam.hmm",
+    "reference_rfam": "{results}/references/rfam/rrna.cm",
+    "reference_ssu": "{results}/references/ssu/ssu.fasta",
+    "reference_kraken2": "{results}/references/kraken2/db",
+    # one minimap2 index per set of genomes removed together ({genomes}: names joined by "+")
+    "reference_decontamination": "{results}/references/decontamination/{genomes}/index.mmi",
+    "reference_log": "{results}/logs/{rule}/{reference}.log",
+    "reference_benchmark": "{results}/benchmarks/{rule}/{reference}.tsv",
     # results-wide
     "ledger": "{results}/accessions.tsv",
     # the memory policy the jobs ran under: the catalogue's memory events are explained with it

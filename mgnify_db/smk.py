@@ -32,7 +32,7 @@ from .io import read_json, write_json, write_text_atomic
 from .jobs import Job, decide, events_path, read_events, reconcile_slurm
 from .jobs.memory import start_memory
 from .paths import StudyPaths, pattern
-from .pipelines import PIPELINES, RUN_RULES, all_rules, rule_spec
+from .pipelines import PIPELINES, REFERENCE_RULES, RUN_RULES, all_rules, rule_spec
 from .plan import StudyPlan, plan_study
 
 __all__ = ["ConfigError", "load_config", "load_studies", "plan_studies"]
@@ -155,9 +155,11 @@ def threads(cfg: GlobalConfig, rule: str) -> int:
 
 def gated(results: Path, study: str, run: str | None, rule: str) -> bool:
     """True when the run failed QC and `rule` comes after QC: its job only short-circuits."""
+    from .state import run_qc
+
     if not run or rule in RUN_RULES:
         return False
-    qc = read_json(StudyPaths(Path(results), study).path("qc_json", run))
+    qc = run_qc(StudyPaths(Path(results), study), run)
     return qc is not None and not qc.get("passed")
 
 
@@ -199,6 +201,39 @@ def memory_mb(
     if record:
         reconcile_slurm(events_file, paths.path("slurm_logs"), rule, dict(wildcards))
     return decide(read_events(events_file), base, attempt, cfg.memory).mem_mb
+
+
+# analysis_taxonomy's outputs (path names), and those bgzipped with a .gzi index beside them
+TAXONOMY_OUTPUTS = (
+    "rrna_gff",
+    "rrna_counts",
+    "rrna_annotations",
+    "ssu_fasta",
+    "lsu_fasta",
+    "ssu_annotations",
+    "contig_taxonomy",
+    "contig_annotations",
+    "annotation_gff",
+)
+TAXONOMY_INDEXED = (
+    "rrna_annotations",
+    "ssu_annotations",
+    "contig_taxonomy",
+    "contig_annotations",
+    "annotation_gff",
+)
+
+
+def decontamination_genomes(cfg: GlobalConfig, plan: StudyPlan) -> list[str]:
+    """The genomes whose reads are removed from the study's runs (its hosts, by biome or its
+    own `host_genomes`, and the contaminants); [] = its runs are not decontaminated."""
+    return cfg.references.decontamination.for_biome(plan.config.biome, plan.config.host_genomes)
+
+
+def decontamination_key(genomes: list[str]) -> str:
+    from .references import decontamination_key as key
+
+    return key(genomes)
 
 
 def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None, attempt: int = 1) -> int:
@@ -314,7 +349,7 @@ def preflight(
         if not StudyPaths(results, acc).path("loaded_run", run).exists()
     ]
     if pending and check_tools:
-        rules = set(RUN_RULES)
+        rules = set(RUN_RULES) | set(REFERENCE_RULES)
         for plan in plans.values():
             for analysis in plan.config.analyses:
                 rules |= set(PIPELINES[analysis].rules)

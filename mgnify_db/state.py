@@ -99,6 +99,7 @@ def _records(
     they were ever allocated: a record with an accession never disappears."""
     out: list[RecordState] = []
     done: dict[AccessionKind, bool] = {}
+    gate_failed: dict[AccessionKind, str] = {}
     for spec in pipeline.records:
         key = pipeline.key(run, spec.kind)
         if (suppressed is not None or known_only) and (
@@ -109,13 +110,19 @@ def _records(
         result: dict | None = found
         if any(d is None or d.get("gated") for d in found.values()):
             result = None  # missing, or a step that short-circuited after a failed gate
-        if spec.after is not None and not done.get(spec.after):
+        if spec.after is not None and spec.after in gate_failed:
+            status, reason = Status.QC_FAILED, gate_failed[spec.after]
+        elif spec.after is not None and not done.get(spec.after):
             status, reason = Status.PENDING, None  # a result older than what it needs is stale
+        elif result is not None and (failed := _failed_gate(result)):
+            status, reason = Status.QC_FAILED, failed
         elif result is not None:
             status, reason = Status.COMPLETED, None
         else:
             status, reason = _from_events(events, spec.rules)
         done[spec.kind] = status == Status.COMPLETED
+        if status == Status.QC_FAILED:
+            gate_failed[spec.kind] = f"{spec.kind.name.lower()} failed QC: {reason}"
         out.append(
             RecordState(
                 spec.kind,
@@ -129,6 +136,14 @@ def _records(
             )
         )
     return out
+
+
+def _failed_gate(result: dict) -> str | None:
+    """Why a record's own QC gate failed (e.g. an assembly with too few contigs), or None."""
+    for data in result.values():
+        if isinstance(data, dict) and data.get("passed") is False:
+            return str(data.get("reason") or "failed its QC gate")
+    return None
 
 
 def run_state(
@@ -147,7 +162,7 @@ def run_state(
             )
         return state
     events = run_events(paths, run)
-    qc = read_json(paths.path("qc_json", run))
+    qc = run_qc(paths, run)
     state = RunState(run, decision, Status.PENDING, qc=qc, events=events)
     state.job_id = _job_id(events, tuple(RUN_RULES))
     for p in others:
@@ -170,6 +185,21 @@ def run_state(
     for p in wanted:
         state.records += _records(paths, run, p, events, None, ledger)
     return state
+
+
+def run_qc(paths: StudyPaths, run: str) -> dict | None:
+    """The run's QC: fastp's summary (qc.json) and, when the run was decontaminated, the reads
+    removed and kept under `decontamination`; its gates decide `passed` and `reason`."""
+    qc = read_json(paths.path("qc_json", run))
+    decon = read_json(paths.path("decontamination_json", run))
+    if qc is None or not qc.get("passed") or not decon or decon.get("gated"):
+        return qc
+    return {
+        **qc,
+        "decontamination": decon,
+        "passed": decon.get("passed"),
+        "reason": decon.get("reason"),
+    }
 
 
 def withdrawn_run_state(paths: StudyPaths, run: str, ledger: Ledger | None) -> RunState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -18,13 +19,13 @@ from .config import GlobalConfig, StudyConfig
 from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
 from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
-from .io import read_json, write_json
+from .io import read_json, temp_path, write_json, write_text_atomic
 from .jobs import Job, record
 from .paths import PATTERNS
+from .pipelines import assembly as asm
 from .pipelines.annotations import write_annotation_table
-from .pipelines.assembly import rrna_annotations
 from .tools import attempt_dir, publish_dir
-from .tools.barrnap import parse_barrnap_gff, rrna_kinds, run_barrnap
+from .tools.bgzip import bgzip
 from .tools.fastp import run_fastp
 from .tools.megahit import AssemblyStats, run_megahit
 from .tools.pyrodigal import predict_cds
@@ -168,25 +169,126 @@ def qc_fastp(
         extra["message"] = result.reason or f"{result.reads_after} reads passed QC"
 
 
+def reference_pfam(*, cfg: GlobalConfig, out: Path) -> None:
+    from .references import build_pfam
+
+    m = build_pfam(cfg.references.pfam, out, cutoff=cfg.tools.pfam.cutoff)
+    log.info("pfam: %s models from %s", m.details.get("n_models"), m.sources[0].location)
+
+
+def reference_rfam(*, cfg: GlobalConfig, out: Path) -> None:
+    from .references import build_rfam
+
+    m = build_rfam(cfg.references.rfam, out)
+    log.info("rfam: %d rRNA models from %s", len(m.details["models"]), m.sources[0].location)
+
+
+def reference_ssu(*, cfg: GlobalConfig, out: Path) -> None:
+    from .references import build_ssu
+
+    m = build_ssu(cfg.references.ssu, out)
+    log.info("ssu: %s from %s", m.details, m.sources[0].location)
+
+
+def reference_kraken2(*, cfg: GlobalConfig, out: Path, threads: int, log_file: Path) -> None:
+    from .references import build_kraken2
+
+    if cfg.references.kraken2 is None:
+        raise ValueError("references.kraken2 is not configured")
+    build_kraken2(cfg.references.kraken2, out, threads=threads, log_file=log_file)
+
+
+def reference_decontamination(
+    *, cfg: GlobalConfig, genomes: str, out: Path, threads: int, log_file: Path
+) -> None:
+    from .references import build_decontamination
+
+    build_decontamination(
+        cfg.references.decontamination.genomes,
+        genomes.split("+"),
+        out,
+        threads=threads,
+        log_file=log_file,
+    )
+
+
+def reads_of(reads_dir: Path) -> list[Path]:
+    """The cleaned reads of a run (QC's or decontamination's output dir), in mate order."""
+    reads = sorted(reads_dir.glob("reads_*.fastq.gz"))
+    if not 1 <= len(reads) <= 2:
+        raise FileNotFoundError(f"{reads_dir}: expected 1 or 2 read files, found {len(reads)}")
+    return reads
+
+
+def qc_decontaminate(
+    *,
+    cfg: GlobalConfig,
+    qc_dir: Path,
+    index: Path,
+    out_dir: Path,
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> None:
+    """Remove the reads of the study's host and contaminant genomes; the gates of QC apply to
+    what is kept (decontamination.json says passed/reason as qc.json does)."""
+    from .references import read_manifest
+    from .tools.decontam import check_gates, decontaminate
+
+    summary = out_dir / Path(PATTERNS["decontamination_json"]).name
+    if reason := _gate(qc_dir / "qc.json"):
+        with attempt_dir(out_dir.parent, out_dir.name) as tmp:
+            write_json(tmp / summary.name, {"gated": reason})
+            publish_dir(tmp, out_dir)
+        return
+    manifest = read_manifest(index)
+    with record(job) as extra, attempt_dir(out_dir.parent, out_dir.name) as tmp:
+        result = decontaminate(reads_of(qc_dir), index, tmp, threads=threads, log=log_file)
+        reason = check_gates(
+            result, min_kept_ratio=cfg.qc.min_kept_ratio, min_reads=cfg.qc.min_reads
+        )
+        write_json(
+            tmp / summary.name,
+            {
+                **result.model_dump(mode="json"),
+                "genomes": manifest.details.get("genomes", []) if manifest else [],
+                "passed": reason is None,
+                "reason": reason,
+            },
+        )
+        publish_dir(tmp, out_dir)
+        extra["message"] = reason or (
+            f"{result.reads_removed} of {result.reads_in} reads removed, {result.reads_kept} kept"
+        )
+
+
 def assembly_megahit(
     *,
     cfg: GlobalConfig,
     run: str,
     qc_dir: Path,
+    reads_dir: Path,
     contigs: Path,
     stats_out: Path,
+    coverage_out: Path,
     threads: int,
     mem_mb: int,
     log_file: Path,
     job: Job,
 ) -> AssemblyStats | None:
-    if reason := _gate(qc_dir / "qc.json"):
-        _write_gated(reason, contigs, stats_out)
+    """MEGAHIT on the run's cleaned reads, then the reads mapped back for per-contig coverage
+    (stored on the assembly); fewer contigs than `qc.min_contigs` fails the assembly's QC."""
+    from .tools.coverage import contig_coverage
+
+    gate = reads_dir / ("qc.json" if reads_dir == qc_dir else "decontamination.json")
+    if reason := _gate(qc_dir / "qc.json") or _gate(gate):
+        _write_gated(reason, contigs, stats_out, coverage_out)
         return None
     p = cfg.tools.megahit
     with record(job) as extra:
+        reads = reads_of(reads_dir)
         stats = run_megahit(
-            sorted(qc_dir.glob("reads_*.fastq.gz")),
+            reads,
             contigs.parent,
             threads=threads,
             mem_mb=mem_mb,
@@ -196,56 +298,207 @@ def assembly_megahit(
             log=log_file,
             contig_prefix=run,
         )
-        extra["message"] = f"{stats.n_contigs} contigs, N50 {stats.n50}"
-    for produced, wanted in (
-        (contigs.parent / "contigs.fa.gz", contigs),
-        (contigs.parent / "assembly.json", stats_out),
-    ):
-        if produced != wanted:
-            produced.replace(wanted)
+        produced = contigs.parent / "contigs.fa.gz"
+        if produced != contigs:
+            produced.replace(contigs)
+        qc = read_json(qc_dir / "qc.json") or {}
+        cov = contig_coverage(
+            contigs,
+            reads,
+            coverage_out,
+            threads=threads,
+            bases_before_qc=qc.get("bases_before"),
+            log=log_file,
+        )
+        stats = stats.model_copy(
+            update={
+                "coverage": cov.coverage,
+                "coverage_depth": cov.coverage_depth,
+                "covered_fraction": cov.covered_fraction,
+            }
+        )
+        if stats.n_contigs < cfg.qc.min_contigs:
+            stats = stats.model_copy(
+                update={
+                    "passed": False,
+                    "reason": f"{stats.n_contigs} contigs >= {p.min_contig_len} bp"
+                    f" (at least {cfg.qc.min_contigs} needed)",
+                }
+            )
+        write_json(stats_out, stats.model_dump(mode="json"))
+        extra["message"] = stats.reason or f"{stats.n_contigs} contigs, N50 {stats.n50}"
     return stats
 
 
 def analysis_cds(
-    *, assembly: Path, contigs: Path, faa: Path, gff: Path, counts: Path, threads: int, job: Job
-) -> int:
-    if reason := _gate(assembly):
-        _write_gated(reason, faa, gff, counts)
-        return 0
-    with record(job) as extra:
-        n = predict_cds(contigs, faa, gff, threads=threads)
-        write_json(counts, {"cds_count": n})
-        extra["message"] = f"{n} CDS"
-    return n
-
-
-def analysis_rrna(
     *,
     cfg: GlobalConfig,
     assembly: Path,
     contigs: Path,
+    hmms: Path,
+    faa: Path,
     gff: Path,
     counts: Path,
+    domains: Path,
+    annotations: Path,
     threads: int,
     log_file: Path,
     job: Job,
-    annotations: Path | None = None,
-) -> dict[str, int]:
-    """barrnap's rRNA genes (GFF), their counts (JSON) and the `rrnas` annotation table
-    (`annotations`, with its .gzi; default: PATTERNS' `rrna_annotations` beside `counts`)."""
-    if annotations is None:
-        annotations = counts.with_name(Path(PATTERNS["rrna_annotations"]).name)
+) -> int:
+    """CDS (pyrodigal, metagenome mode) and their Pfam domains (pyhmmer, the configured HMMs'
+    GA cutoffs): the per-CDS domain table and the `pfams` annotation table."""
+    from .references import read_manifest
+    from .tools.hmmer import domain_counts, hmmer_version, search_domains, write_domain_table
+
     if reason := _gate(assembly):
-        _write_gated(reason, gff, counts)
+        _write_gated(reason, faa, gff, counts)
+        _empty_bgzip(domains, log_file)
         write_annotation_table(annotations, [], log=log_file)
-        return {}
-    p = cfg.tools.barrnap
+        return 0
+    p = cfg.tools.pfam
     with record(job) as extra:
-        found = run_barrnap(
-            contigs, gff, kingdoms=p.kingdoms, threads=threads, evalue=p.evalue, log=log_file
+        n = predict_cds(contigs, faa, gff, threads=threads)
+        hits = search_domains(faa, hmms, threads=threads, cutoff=p.cutoff, evalue=p.evalue)
+        plain = domains.with_name(domains.name.removesuffix(".gz"))
+        write_domain_table(hits, plain)
+        bgzip(plain, domains, log=log_file)
+        plain.unlink()
+        found = domain_counts(hits)
+        write_annotation_table(annotations, asm.pfam_annotations(found), log=log_file)
+        manifest = read_manifest(hmms)
+        write_json(
+            counts,
+            {
+                "cds_count": n,
+                "pfam_domains": len(hits),
+                "cds_with_pfam": len({h.protein for h in hits}),
+                "pfam_entries": len(found),
+                "pfam_tool_version": hmmer_version(),
+                "pfam_reference": manifest.sources[0].model_dump() if manifest else None,
+            },
         )
-        kinds = rrna_kinds(parse_barrnap_gff(gff))
-        write_annotation_table(annotations, rrna_annotations(kinds), log=log_file)
-        write_json(counts, found)
+        extra["message"] = f"{n} CDS, {len(hits)} Pfam domains"
+    return n
+
+
+def analysis_taxonomy(
+    *,
+    cfg: GlobalConfig,
+    assembly: Path,
+    contigs: Path,
+    cds_gff: Path,
+    domains: Path,
+    cm: Path,
+    ssu_reference: Path,
+    kraken2_db: Path | None,
+    out: dict[str, Path],
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> dict[str, int]:
+    """rRNA genes (Infernal cmsearch, Rfam's rRNA models, overlaps resolved across kingdoms),
+    SSU/LSU sequences, SSU taxonomy (SINTAX), contig taxonomy (kraken2) and one GFF of all
+    features. `out`: path name (mgnify_db.paths) -> file."""
+    from .tools import infernal, sintax
+    from .tools import kraken2 as k2
+
+    tables = ("rrna_annotations", "ssu_annotations", "contig_annotations")
+    indexed = ("contig_taxonomy", "annotation_gff")
+    if reason := _gate(assembly):
+        _write_gated(reason, *(v for k, v in out.items() if k not in (*tables, *indexed)))
+        for name in tables:
+            write_annotation_table(out[name], [], log=log_file)
+        for name in indexed:
+            _empty_bgzip(out[name], log_file)
+        return {}
+    with record(job) as extra, attempt_dir(out["rrna_counts"].parent, ".taxonomy") as tmp:
+        hits = infernal.run_cmsearch(
+            contigs,
+            cm,
+            tmp / "cmsearch.tbl",
+            threads=threads,
+            hmmonly=cfg.tools.cmsearch.hmmonly,
+            log=log_file,
+        )
+        hits = infernal.resolve_overlaps(hits)
+        write_text_atomic(
+            out["rrna_gff"],
+            "##gff-version 3\n" + "".join(f"{ln}\n" for ln in infernal.rrna_gff_lines(hits)),
+        )
+        found = asm.rrna_counts(hits)
+        write_annotation_table(out["rrna_annotations"], asm.rrna_annotations(hits), log=log_file)
+        for name, kind in (("ssu_fasta", "SSU"), ("lsu_fasta", "LSU")):
+            plain = tmp / f"{kind}.fasta"
+            infernal.extract_rrna(contigs, hits, plain, kinds=(kind,))
+            _gzip_to(plain, out[name])
+        ssu_calls = (
+            sintax.classify(
+                tmp / "SSU.fasta",
+                ssu_reference,
+                tmp / "sintax.tsv",
+                cutoff=cfg.tools.sintax.cutoff,
+                threads=threads,
+                log=log_file,
+            )
+            if found.get("SSU")
+            else []
+        )
+        write_annotation_table(
+            out["ssu_annotations"],
+            asm.taxonomy_annotations(sintax.taxonomy_counts(ssu_calls)),
+            log=log_file,
+        )
+        contig_rows = []
+        if kraken2_db is not None:
+            calls = k2.classify(
+                contigs,
+                kraken2_db,
+                tmp / "kraken2.out",
+                threads=threads,
+                confidence=cfg.tools.kraken2.confidence,
+                log=log_file,
+            )
+            taxonomy = k2.Taxonomy.load(kraken2_db / "taxonomy.tsv")
+            contig_rows = k2.contig_taxonomy(calls, taxonomy)
+        plain = tmp / "contig_taxonomy.tsv"
+        k2.write_contig_table(contig_rows, plain)
+        bgzip(plain, out["contig_taxonomy"], log=log_file)
+        summary = k2.lineage_summary(contig_rows, rank="genus")
+        write_annotation_table(
+            out["contig_annotations"], asm.contig_taxonomy_annotations(summary), log=log_file
+        )
+        gff = tmp / "annotation_summary.gff"
+        asm.write_annotation_gff(gff, cds_gff=cds_gff, domains=domains, rrna_gff=out["rrna_gff"])
+        bgzip(gff, out["annotation_gff"], log=log_file)
+        figures = {
+            "rrna": found,
+            "ssu_sequences": found.get("SSU", 0),
+            "ssu_classified": sum(1 for c in ssu_calls if c.lineage.lowest() is not None),
+            "contigs_classified": sum(1 for r in contig_rows if r.taxid),
+            "contigs": len(contig_rows),
+            "rrna_tool_version": infernal.infernal_version(),
+            "ssu_tool_version": sintax.vsearch_version(),
+            "contig_taxonomy_tool_version": k2.kraken2_version() if kraken2_db else None,
+        }
+        write_json(out["rrna_counts"], figures)
         extra["message"] = json.dumps(found, sort_keys=True)
     return found
+
+
+def _empty_bgzip(dest: Path, log_file: Path) -> None:
+    """An empty bgzipped file with its .gzi (the outputs of a step that short-circuits)."""
+    plain = temp_path(dest.with_name(dest.name.removesuffix(".gz")))
+    plain.write_text("")
+    try:
+        bgzip(plain, dest, log=log_file)
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def _gzip_to(src: Path, dest: Path) -> None:
+    """gzip `src` into `dest` (mtime 0: the bytes depend only on the content), atomically."""
+    tmp = temp_path(dest)
+    with open(src, "rb") as fh, open(tmp, "wb") as raw:
+        with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
+            shutil.copyfileobj(fh, gz)
+    tmp.replace(dest)

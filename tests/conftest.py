@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from support import (
     DEMO_SCALE,
+    SCIENCE_STUDY,
     SITE_API_SECRET,
     SITE_TOKEN,
     SLURM_SCRIPT,
     free_port,
     snakemake,
+    studies_dir,
     tool,
     write_workdir,
 )
@@ -63,6 +65,18 @@ def demo_run(tmp_path_factory, mirror) -> Path:
     """The demo studies (the public PRJEB00001 and the private PRJEB77777, read with the demo's
     data-hub account) run once with the local executor (shared by the e2e and Slurm tests)."""
     workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def science_run(tmp_path_factory, mirror) -> Path:
+    """The science study (PRJEB00002: a community with known truth and a yeast host) run once
+    with the local executor: the proof tests (tests/science) score its results."""
+    workdir = tmp_path_factory.mktemp("science")
+    dirs = studies_dir(workdir, (SCIENCE_STUDY,))
+    write_workdir(workdir, mirror.portal_url, studies_dir=str(dirs))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir

@@ -103,16 +103,56 @@ def demo_config() -> dict:
     return yaml.safe_load((REPO / "demo" / "config.yaml").read_text())
 
 
+def mirror_references(portal_url: str) -> dict | None:
+    """The demo's `references:` config as URLs on the mirror (with their sha256), or None when
+    the mirror does not answer."""
+    import json
+    import urllib.request
+
+    base = portal_url.split("/ena/portal/api")[0]
+    try:
+        with urllib.request.urlopen(f"{base}/references/references.json", timeout=10) as resp:
+            refs = json.load(resp)
+    except OSError:
+        return None
+
+    def to_url(node):
+        if isinstance(node, dict):
+            return {
+                ("url" if k == "path" else k): (f"{base}/{v}" if k == "path" else to_url(v))
+                for k, v in node.items()
+            }
+        return [to_url(v) for v in node] if isinstance(node, list) else node
+
+    return to_url(refs)
+
+
+#: The demo studies the shared workflow runs process (the science study has its own run).
+DEMO_STUDIES = ("PRJEB00001", "PRJEB77777")
+SCIENCE_STUDY = "PRJEB00002"
+
+
+def studies_dir(workdir: Path, studies=DEMO_STUDIES) -> Path:
+    """`workdir/studies` with copies of the demo's study files `studies`."""
+    out = workdir / "studies"
+    out.mkdir(parents=True, exist_ok=True)
+    for acc in studies:
+        shutil.copyfile(REPO / "demo" / "studies" / f"{acc}.yaml", out / f"{acc}.yaml")
+    return out
+
+
 def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
-    """A deployed-style working dir whose config points at the mirror and the demo studies (the
-    public PRJEB00001 and the private PRJEB77777, read with the demo's data-hub account: its
-    password is in `workflow_env`), with the publications and super studies they name."""
+    """A deployed-style working dir whose config points at the mirror (ENA and the demo's
+    reference files) and the demo studies (the public PRJEB00001 and the private PRJEB77777,
+    read with the demo's data-hub account: its password is in `workflow_env`), with the
+    publications and super studies they name."""
     import yaml
 
     demo = demo_config()
+    refs = mirror_references(portal_url)
     cfg = {
         "results_dir": "results",
-        "studies_dir": str(REPO / "demo" / "studies"),
+        "studies_dir": str(studies_dir(workdir) if "studies_dir" not in extra else ""),
         "catalogue": "sqlite:///results/catalogue.db",
         "ena": {
             "portal_url": portal_url,
@@ -122,6 +162,7 @@ def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
         },
         "publications": demo["publications"],
         "super_studies": demo["super_studies"],
+        **({"references": refs} if refs else {}),
         **extra,
     }
     (workdir / "config").mkdir(parents=True, exist_ok=True)

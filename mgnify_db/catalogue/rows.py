@@ -187,8 +187,10 @@ def _status_flags(prefix: str, rec: RecordState | None, run: RunState) -> dict:
         f"{prefix}_blocked": run.status == Status.SKIPPED,
     }
     if prefix == "assembly":
+        post_qc = rec is not None and rec.status == Status.QC_FAILED
         flags |= {
             "pre_assembly_qc_failed": qc_failed,
+            "post_assembly_qc_failed": post_qc,
             "assembly_uploaded": False,
             "assembly_upload_failed": False,
             "assembly_upload_blocked": False,
@@ -204,6 +206,12 @@ def _status_flags(prefix: str, rec: RecordState | None, run: RunState) -> dict:
         flags[("pre_assembly" if prefix == "assembly" else prefix) + "_qc_failed_reason"] = (
             run.reason
         )
+    elif rec is not None and rec.status == Status.QC_FAILED:
+        flags[("post_assembly" if prefix == "assembly" else prefix) + "_qc_failed_reason"] = (
+            rec.reason
+        )
+        if prefix == "analysis":
+            flags["analysis_qc_failed"] = True
     if run.status == Status.SKIPPED:
         flags[f"{prefix}_blocked_reason"] = run.reason
     return flags
@@ -231,7 +239,14 @@ def quality_control(qc: dict | None) -> dict | None:
         "reason": qc.get("reason"),
         "tool": "fastp",
         "tool_version": qc.get("tool_version"),
+        **({"decontamination": _decontamination(d)} if (d := qc.get("decontamination")) else {}),
     }
+
+
+def _decontamination(d: dict) -> dict:
+    """Reads removed before assembly: by which genomes (hosts and contaminants), and kept."""
+    keys = ("reads_in", "reads_removed", "reads_kept", "kept_ratio", "removed_by_label", "genomes")
+    return {k: d.get(k) for k in keys} | {"passed": d.get("passed"), "reason": d.get("reason")}
 
 
 def annotations_digest(rec: RecordState, paths: StudyPaths, run: str) -> str | None:
@@ -451,9 +466,9 @@ def run_rows(
                     if ana.status == Status.COMPLETED
                     else None,
                     "job_id": ana.job_id,
-                    **spec.columns(ana.result or {}),
+                    **(columns := spec.columns(ana.result or {})),
                     "quality_control": _js(quality_control(state.qc)),
-                    "metadata": None,
+                    "metadata": _js(columns.get("metadata")),
                     "results_dir": run_dir,
                     "updated_at": _latest(
                         t for rl in spec.rules for t in events_by_rule.get(rl, [])

@@ -27,10 +27,11 @@ _OOM_PATTERNS = [
     r"\bout[-_ ]of[-_ ]memory\b",  # OUT_OF_MEMORY state, "Out of memory: Killed process"
     r"std::bad_alloc",
     r"\bMemoryError\b",  # Python
-    r"Cannot allocate memory",  # ENOMEM (SPAdes "mmap(2) failed", fork)
+    r"Cannot allocate memory",  # ENOMEM (SPAdes "mmap(2) failed", its mimalloc, fork)
     # generic C/C++ tools: "failed to allocate 8 GB of memory", "unable to allocate memory"
     r"(?:fail(?:ed)? to|could not|cannot|unable to) allocate\b[^\n]{0,40}\b(?:memory|bytes)",
-    r"not enough memory|insufficient memory|memory exhausted",
+    r"not enough memory|insufficient memory|memory exhausted",  # "Not enough memory to run SPAdes"
+    r"memory allocation fail|error allocating memory",  # HMMER and SSW inside spades-core
     r"java\.lang\.OutOfMemoryError",
 ]
 _TIMEOUT_PATTERNS = [
@@ -43,6 +44,7 @@ _KILLED_PATTERNS = [
     r"(?:^|[\s:])Killed(?:\s|$)",  # bash "line 1: 123 Killed ...", srun "task 0: Killed"
     r"\[Exit code -9\]|Exit code -9\b",  # MEGAHIT's wrapper: its sub-process got SIGKILL
     r"signal 9\b|SIGKILL",
+    r"OS return value: -9\b",  # spades.py: "system call for: ... finished abnormally, ..."
 ]
 OOM_RE = re.compile("|".join(_OOM_PATTERNS), re.IGNORECASE)
 # Case-sensitive: "TIMEOUT" is Slurm's state name; a tool's "timeout" option is no evidence.

@@ -142,6 +142,22 @@ class Pipeline:
 RUN_RULES: dict[str, RuleSpec] = {
     "ena_download": RuleSpec(mem_mb=400, runtime=120),
     "qc_fastp": RuleSpec(mem_mb=2000, runtime=120, threads="fastp", binaries=("fastp",)),
+    # only for runs of studies with host or contaminant genomes (config references)
+    "qc_decontaminate": RuleSpec(
+        mem_mb=4000, runtime=480, threads="decontamination", binaries=("minimap2", "samtools")
+    ),
+}
+# Reference databases (results-wide, built once from config `references:`).
+REFERENCE_RULES: dict[str, RuleSpec] = {
+    "reference_pfam": RuleSpec(mem_mb=2000, runtime=240),
+    "reference_rfam": RuleSpec(mem_mb=1000, runtime=120, binaries=("cmconvert",)),
+    "reference_ssu": RuleSpec(mem_mb=1000, runtime=120),
+    "reference_kraken2": RuleSpec(
+        mem_mb=4000, runtime=720, threads="references", binaries=("kraken2-build",)
+    ),
+    "reference_decontamination": RuleSpec(
+        mem_mb=16000, runtime=240, threads="references", binaries=("minimap2",)
+    ),
 }
 
 
@@ -178,6 +194,8 @@ def rule_spec(rule: str) -> RuleSpec | None:
     """Defaults of any rule (shared or of a pipeline)."""
     if rule in RUN_RULES:
         return RUN_RULES[rule]
+    if rule in REFERENCE_RULES:
+        return REFERENCE_RULES[rule]
     for p in PIPELINES.values():
         if rule in p.rules:
             return p.rules[rule]
@@ -185,7 +203,7 @@ def rule_spec(rule: str) -> RuleSpec | None:
 
 
 def all_rules() -> dict[str, RuleSpec]:
-    out = dict(RUN_RULES)
+    out = dict(RUN_RULES) | REFERENCE_RULES
     for p in PIPELINES.values():
         out |= p.rules
     return out

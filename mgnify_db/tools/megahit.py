@@ -34,6 +34,15 @@ class AssemblyStats(BaseModel):
     assembler: str = "megahit"
     assembler_version: str | None = None
     min_contig_len: int | None = None
+    # reads mapped back (mgnify_db.tools.coverage), as MGnify's miassembler: `coverage` = read
+    # bases laid on the contigs / bases sequenced before QC, `coverage_depth` = length-weighted
+    # mean depth; `covered_fraction` = share of the contigs' bases covered by >= 1 read
+    coverage: float | None = None
+    coverage_depth: float | None = None
+    covered_fraction: float | None = None
+    # the assembly's own QC gate (qc.min_contigs): a failing assembly is not analysed
+    passed: bool = True
+    reason: str | None = None
 
 
 def contig_stats(fasta: Path) -> AssemblyStats:

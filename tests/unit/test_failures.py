@@ -10,6 +10,17 @@ OOM = FailureCause.OUT_OF_MEMORY
 TIMEOUT = FailureCause.TIMEOUT
 OTHER = FailureCause.OTHER
 
+SPADES_MIMALLOC = (
+    "mimalloc: error: unable to allocate OS memory (268435456 bytes, error code: 12 [Cannot "
+    "allocate memory], address: (nil), large only: 0, allow large: 1)"
+)
+
+
+def spades_step_failed(code: int) -> str:
+    """The line spades.py prints when one of its binaries exits with `code`."""
+    core = "['/usr/libexec/spades/spades-core', '/tmp/asm/K21/configs/config.info']"
+    return f'== Error ==  system call for: "{core}" finished abnormally, OS return value: {code}'
+
 
 @pytest.mark.parametrize(
     ("exit_code", "text", "expected"),
@@ -36,6 +47,25 @@ OTHER = FailureCause.OTHER
         (0, "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=7.batch", OOM),
         (None, "SLURM status is: 'OUT_OF_MEMORY'", OOM),
         (1, "Exception in thread main java.lang.OutOfMemoryError: Java heap space", OOM),
+        # SPAdes 3.15.5: spades-core's mimalloc under an address-space limit (a real run under
+        # `ulimit -v 500000`; test_spades runs it), then the driver's report of the step
+        (250, SPADES_MIMALLOC + "\n" + spades_step_failed(-6), OOM),
+        (250, "mimalloc: error: unable to allocate memory (1073741824 bytes)", OOM),
+        (250, "mimalloc: error: unable to allocate thread local heap metadata (4096 bytes)", OOM),
+        (255, "Not enough memory to run SPAdes. ", OOM),
+        (1, "Memory allocation failure in model construction.", OOM),  # HMMER in spades-core
+        (1, "Error allocating memory for seed list", OOM),  # SSW in spades-core
+        (247, spades_step_failed(-9), OOM),  # spades-core SIGKILLed (a real run, kill -9)
+        (250, spades_step_failed(-6), OTHER),  # an abort without a memory message
+        (245, spades_step_failed(-11), OTHER),
+        (247, spades_step_failed(-91), OTHER),
+        # a warning SPAdes prints and runs on: no memory evidence
+        (
+            1,
+            "Failed to limit memory to 4 Gb, setrlimit(2) call failed, errno = 1 (Operation not "
+            "permitted). Watch your memory consumption!",
+            OTHER,
+        ),
         (
             None,
             "slurmstepd: error: *** JOB 3 ON localhost CANCELLED AT 2026-11-25T09:06:11 "

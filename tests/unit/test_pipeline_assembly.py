@@ -3,7 +3,7 @@ entry (downloads, annotation tables) and its rRNA step's annotation table."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -22,45 +22,107 @@ from mgnify_db.pipelines import (
     check_pipeline,
 )
 from mgnify_db.pipelines.annotations import read_annotation_table
-from mgnify_db.pipelines.assembly import rrna_annotations, summarise_analysis
-from mgnify_db.tools.barrnap import RrnaKind
+from mgnify_db.pipelines.assembly import (
+    analysis_columns,
+    rrna_annotations,
+    rrna_counts,
+    rrna_name,
+    write_annotation_gff,
+)
+from mgnify_db.smk import TAXONOMY_OUTPUTS
 from mgnify_db.tools.bgzip import index_path
-from mgnify_db.tools.megahit import AssemblyStats
 
 
-def test_summarise_analysis():
-    stats = AssemblyStats(
-        n_contigs=12,
-        total_length=48_000,
-        n50=9000,
-        l50=2,
-        largest_contig=20_000,
-        gc_content=0.5,
-        assembler_version="1.2.9",
-        min_contig_len=500,
-    )
-    summary = summarise_analysis(
-        62, {"rRNA_16S": 2, "rRNA_5S": 3, "rRNA_12S": 1}, stats, rrna_tool_version="0.9"
-    )
-    assert (summary.cds_count, summary.n_contigs, summary.assembly_length) == (62, 12, 48_000)
-    assert (summary.rrna_16s, summary.rrna_23s, summary.rrna_5s) == (2, 0, 3)
-    assert summary.rrna_total == 6  # the 12S has no field of its own but counts
-    assert summary.rrna_counts == {"rRNA_16S": 2, "rRNA_5S": 3, "rRNA_12S": 1}
-    assert summary.assembler_version == "1.2.9" and summary.rrna_tool_version == "0.9"
-    assert summary.cds_tool == "pyrodigal" and summary.cds_tool_version
+def test_analysis_columns_and_metadata():
+    results = {
+        "assembly": {"n_contigs": 12},
+        "cds_counts": {"cds_count": 62, "pfam_domains": 40, "pfam_reference": {"sha256": "a"}},
+        "rrna_counts": {
+            "rrna": {
+                "SSU": 3,
+                "LSU": 2,
+                "5S": 3,
+                "rRNA_16S": 2,
+                "rRNA_18S": 1,
+                "rRNA_23S": 2,
+                "rRNA_5S": 3,
+            },
+            "ssu_classified": 2,
+        },
+    }
+    cols = analysis_columns(results)
+    assert (cols["cds_count"], cols["rrna_16s"], cols["rrna_23s"], cols["rrna_5s"]) == (62, 2, 2, 3)
+    assert cols["rrna_total"] == 8  # SSU + LSU + 5S, each gene once
+    meta = cols["metadata"]
+    assert meta["pipeline_revision"] and meta["pfam_domains"] == 40 and meta["ssu_classified"] == 2
+    assert meta["rrna_counts"]["rRNA_18S"] == 1
+    assert analysis_columns({}) == {}
 
 
-def test_rrna_annotations_from_kinds():
-    kinds = [
-        RrnaKind(name="16S_rRNA", product="16S ribosomal RNA", count=3),
-        RrnaKind(name="5S_rRNA", product="", count=1),
+@dataclass
+class Hit:
+    kind: str | None
+    kingdom: str | None
+
+
+def test_rrna_names_counts_and_annotations_by_kind_and_kingdom():
+    hits = [
+        Hit("SSU", "bacteria"),
+        Hit("SSU", "archaea"),
+        Hit("SSU", "eukarya"),
+        Hit("LSU", "bacteria"),
+        Hit("5S", None),
+        Hit("5.8S", "eukarya"),
+        Hit(None, None),
     ]
-    rows = rrna_annotations(kinds)
-    assert [(r.term, r.description, r.count) for r in rows] == [
-        ("16S_rRNA", "16S ribosomal RNA", 3),
-        ("5S_rRNA", None, 1),
+    assert rrna_name("SSU", "eukarya") == ("18S_rRNA", "18S ribosomal RNA")
+    assert rrna_name("LSU", "archaea") == ("23S_rRNA", "23S ribosomal RNA")
+    assert rrna_counts(hits) == {
+        "5.8S": 1,
+        "5S": 1,
+        "LSU": 1,
+        "SSU": 3,
+        "rRNA_16S": 2,
+        "rRNA_18S": 1,
+        "rRNA_23S": 1,
+        "rRNA_5S": 1,
+        "rRNA_5_8S": 1,
+    }
+    rows = {(r.term, r.description, r.count) for r in rrna_annotations(hits)}
+    assert ("16S_rRNA", "16S ribosomal RNA", 2) in rows and (
+        "5_8S_rRNA",
+        "5.8S ribosomal RNA",
+        1,
+    ) in rows
+    assert all(r.organism is None for r in rrna_annotations(hits))
+
+
+def test_one_gff_of_every_feature_with_the_cds_pfam_entries(tmp_path):
+    import gzip
+
+    cds = tmp_path / "cds.gff"
+    cds.write_text(
+        "##gff-version 3\n"
+        "c2\tpyrodigal\tCDS\t10\t900\t.\t+\t0\tID=c2_1\n"
+        "c1\tpyrodigal\tCDS\t5\t500\t.\t-\t0\tID=c1_1;partial=00\n"
+    )
+    rrna = tmp_path / "rrna.gff"
+    rrna.write_text("##gff-version 3\nc1\tcmsearch\trRNA\t600\t2100\t1e-9\t+\t.\tID=r1\n")
+    domains = tmp_path / "domains.tsv.gz"
+    domains.write_bytes(
+        gzip.compress(b"protein\taccession\nc1_1\tPF00005\nc1_1\tPF00005\nc1_1\tPF00001\n")
+    )
+    out = tmp_path / "all.gff"
+    assert write_annotation_gff(out, cds_gff=cds, domains=domains, rrna_gff=rrna) == 3
+    lines = out.read_text().splitlines()
+    assert lines[0] == "##gff-version 3"
+    assert [ln.split("\t")[0] + ":" + ln.split("\t")[3] for ln in lines[1:]] == [
+        "c1:5",
+        "c1:600",
+        "c2:10",
     ]
-    assert all(r.organism is None and r.lineage is None and r.rank is None for r in rows)
+    assert lines[1].endswith("ID=c1_1;partial=00;pfam=PF00005,PF00001")
+    assert "pfam=" not in lines[3]
 
 
 def test_registry_entry_is_consistent():
@@ -82,7 +144,17 @@ def test_registry_entry_is_consistent():
     # the table is an output the catalogue load waits for; completion is still the JSON counts
     assert "rrna_annotations" in assembly.targets
     assert "rrna_annotations" not in assembly.record(AccessionKind.ANALYSIS).results
-    assert "bgzip" in assembly.rules["analysis_rrna"].binaries
+    assert {"cmsearch", "vsearch", "kraken2", "bgzip"} <= set(
+        assembly.rules["analysis_taxonomy"].binaries
+    )
+    assert {a.type for a in assembly.annotations} == {
+        "pfams",
+        "taxonomies__ssu",
+        "taxonomies__contigs",
+        "rrnas",
+    }
+    for spec in assembly.annotations:  # every table is offered for download, with its index
+        assert by_path[spec.path].index_types == ("gzi",)
 
 
 def test_download_values_are_mgnify_ones():
@@ -122,56 +194,33 @@ def test_check_pipeline_rejects_unknown_paths_and_repeats():
 
 
 @pytest.fixture
-def rrna_inputs(tmp_path):
+def taxonomy_inputs(tmp_path):
     analysis = tmp_path / "runs" / "ERR1" / "analysis"
     analysis.mkdir(parents=True)
     assembly = tmp_path / "assembly.json"
-    write_json(assembly, {"n_contigs": 1})
-    job = Job("analysis_rrna", tmp_path / "jobs" / "analysis_rrna.jsonl")
+    write_json(assembly, {"gated": "qc_failed: too few reads"})
     return {
         "cfg": GlobalConfig(),
         "assembly": assembly,
         "contigs": tmp_path / "contigs.fa.gz",
-        "gff": analysis / "rrna.gff",
-        "counts": analysis / "rrna.json",
+        "cds_gff": analysis / "cds.gff",
+        "domains": analysis / "pfam_domains.tsv.gz",
+        "cm": tmp_path / "rrna.cm",
+        "ssu_reference": tmp_path / "ssu.fasta",
+        "kraken2_db": None,
+        "out": {name: analysis / PATTERNS[name].rsplit("/", 1)[1] for name in TAXONOMY_OUTPUTS},
         "threads": 1,
-        "log_file": tmp_path / "logs" / "analysis_rrna.log",
-        "job": job,
+        "log_file": tmp_path / "logs" / "analysis_taxonomy.log",
+        "job": Job("analysis_taxonomy", tmp_path / "jobs" / "analysis_taxonomy.jsonl"),
     }
 
 
-def test_analysis_rrna_writes_the_annotation_table(rrna_inputs, monkeypatch):
-    gff_lines = [
-        "c1\tbarrnap:0.9\trRNA\t1\t1500\t0\t+\t.\tName=16S_rRNA;product=16S ribosomal RNA",
-        "c2\tbarrnap:0.9\trRNA\t1\t1400\t0\t+\t.\tName=16S_rRNA;product=16S ribosomal RNA "
-        "(partial)",
-        "c2\tbarrnap:0.9\trRNA\t2000\t2110\t1e-9\t-\t.\tName=5S_rRNA;product=5S ribosomal RNA",
-    ]
-
-    def fake_barrnap(contigs, gff_out, **kw):
-        gff_out.write_text("##gff-version 3\n" + "\n".join(gff_lines) + "\n")
-        return {"rRNA_16S": 2, "rRNA_5S": 1}
-
-    monkeypatch.setattr(steps, "run_barrnap", fake_barrnap)
-    table = rrna_inputs["counts"].parent / "rrna_annotations.tsv.gz"
-    found = steps.analysis_rrna(**rrna_inputs, annotations=table)
-    assert found == read_json(rrna_inputs["counts"]) == {"rRNA_16S": 2, "rRNA_5S": 1}
-    rows = list(read_annotation_table(table))
-    assert [(r["term"], r["description"], r["count"]) for r in rows] == [
-        ("16S_rRNA", "16S ribosomal RNA", 2),
-        ("5S_rRNA", "5S ribosomal RNA", 1),
-    ]
-    assert index_path(table).exists()
-    # without `annotations` (a rule script that does not pass it): PATTERNS' name, same dir
-    table.unlink()
-    index_path(table).unlink()
-    steps.analysis_rrna(**rrna_inputs)
-    assert len(list(read_annotation_table(table))) == 2 and index_path(table).exists()
-
-
-def test_analysis_rrna_gated_writes_an_empty_table(rrna_inputs):
-    write_json(rrna_inputs["assembly"], {"gated": "qc_failed: too few reads"})
-    table = rrna_inputs["counts"].parent / "rrna_annotations.tsv.gz"
-    assert steps.analysis_rrna(**rrna_inputs, annotations=table) == {}
-    assert read_json(rrna_inputs["counts"]) == {"gated": "qc_failed: too few reads"}
-    assert list(read_annotation_table(table)) == [] and index_path(table).exists()
+def test_analysis_taxonomy_gated_writes_empty_tables(taxonomy_inputs):
+    """A run that failed a gate: every output says so, every annotation table is empty (the
+    tools never run: none of their inputs exist)."""
+    out = taxonomy_inputs["out"]
+    assert steps.analysis_taxonomy(**taxonomy_inputs) == {}
+    assert read_json(out["rrna_counts"]) == {"gated": "qc_failed: too few reads"}
+    for name in ("rrna_annotations", "ssu_annotations", "contig_annotations"):
+        assert list(read_annotation_table(out[name])) == [] and index_path(out[name]).exists()
+    assert out["annotation_gff"].exists() and out["ssu_fasta"].exists()

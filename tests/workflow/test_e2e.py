@@ -62,7 +62,14 @@ def test_catalogue_statuses(demo_run):
     assert sum(a["rrna_total"] for a in analyses[:2]) > 0
     downloads = rows(db, "select * from downloads")
     # MGnify's groups: contigs and fastp under quality_control, rRNA under taxonomy
-    groups = {"quality_control", "coding_sequences", "taxonomy"}
+    groups = {
+        "quality_control",
+        "coding_sequences",
+        "taxonomy",
+        "taxonomies.closed_reference.ssu",
+        "functional_annotation.pfam",
+        "annotation_summary",
+    }
     assert {d["download_group"] for d in downloads} == groups
     for d in downloads:
         assert (demo_run / "results" / d["path"]).stat().st_size == d["size_bytes"]
@@ -72,7 +79,7 @@ def test_catalogue_statuses(demo_run):
         "qc_fastp",
         "assembly_megahit",
         "analysis_cds",
-        "analysis_rrna",
+        "analysis_taxonomy",
     }
 
 
@@ -159,7 +166,12 @@ def test_every_tool_rule_has_benchmarks(demo_run):
         "qc_fastp",
         "assembly_megahit",
         "analysis_cds",
-        "analysis_rrna",
+        "analysis_taxonomy",
+        # the reference databases, built once per results dir
+        "reference_pfam",
+        "reference_rfam",
+        "reference_ssu",
+        "reference_kraken2",
     }
     # the QC-failed run's assembly job only short-circuits, but is a job (with a benchmark)
     # the public study's 4 downloaded runs (3 assembled) and the private study's one

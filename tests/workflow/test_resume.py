@@ -58,7 +58,7 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, tmp_path):
     remove(work, r("ERR0000003") + "/analysis")
     remove(work, r("ERR0000002") + "/analysis/rrna.json", r("ERR0000002") + "/analysis/rrna.gff")
     remove(work, LOADED.format("ERR0000002"))
-    fakes = failing_tools(tmp_path / "bin", fastp="ERR0000005", megahit="ERR0000003", barrnap="")
+    fakes = failing_tools(tmp_path / "bin", fastp="ERR0000005", megahit="ERR0000003", cmsearch="")
     failed = snakemake(work, path_first=fakes)
     assert failed.returncode != 0
     db = work / "results" / "catalogue.db"
@@ -76,7 +76,7 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, tmp_path):
     reloaded = max(i for i, ln in enumerate(lines) if ln.startswith("catalogue: reloaded"))
     tail = [ln for ln in lines[reloaded + 1 :] if ln.startswith("error: ")]
     assert [ln.split(": ")[:3] for ln in sorted(tail)] == [
-        ["error", "PRJEB00001/ERR0000002", "analysis_rrna"],
+        ["error", "PRJEB00001/ERR0000002", "analysis_taxonomy"],
         ["error", "PRJEB00001/ERR0000003", "assembly_megahit"],
         ["error", "PRJEB00001/ERR0000005", "qc_fastp"],
     ], tail
@@ -93,7 +93,7 @@ def test_failures_at_every_stage_then_one_plain_rerun(demo_run, tmp_path):
         "qc_fastp": 1,
         "assembly_megahit": 2,
         "analysis_cds": 2,
-        "analysis_rrna": 3,
+        "analysis_taxonomy": 3,
         "catalogue_load_run": 3,
         "catalogue_publish": 1,
         "all": 1,

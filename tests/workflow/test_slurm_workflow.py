@@ -20,7 +20,7 @@ from mgnify_db.catalogue import TABLES, dump, open_store
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 # The rules that run as Slurm jobs (the others are local rules of the head snakemake).
-SLURM_RULES = {"ena_download", "qc_fastp", "assembly_megahit", "analysis_cds", "analysis_rrna"}
+SLURM_RULES = {"ena_download", "qc_fastp", "assembly_megahit", "analysis_cds", "analysis_taxonomy"}
 
 
 # MEGAHIT is not bit-reproducible across thread timings (2 threads sharing 2 cores with another
@@ -144,7 +144,7 @@ def test_records_show_their_slurm_jobs(slurm_run):
     for a in assemblies:
         assert a["job_id"] == last[a["run"], "assembly_megahit"], a
     for a in analyses:
-        assert a["job_id"] in {last[a["run"], "analysis_cds"], last[a["run"], "analysis_rrna"]}, a
+        assert a["job_id"] in {last[a["run"], "analysis_cds"], last[a["run"], "analysis_taxonomy"]}, a
     shown = {r["job_id"] for r in [*runs.values(), *assemblies, *analyses]} - {None}
     assert {j["state"] for j in slurm_jobs(shown).values()} == {"COMPLETED"}
 

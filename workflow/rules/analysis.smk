@@ -1,16 +1,23 @@
-# Assembly analysis (pipeline `assembly`): CDS (pyrodigal) and rRNA genes (barrnap). The analysis
-# is complete with both counts; its catalogue row is derived from them (mgnify_db/pipelines).
-# analysis_rrna also writes the `rrnas` annotation table (bgzipped TSV and its .gzi index).
+# Assembly analysis (pipeline `assembly`): CDS (pyrodigal) and their Pfam domains (pyhmmer,
+# GA cutoffs); then rRNA genes (Infernal cmsearch), SSU taxonomy (vsearch SINTAX), contig
+# taxonomy (kraken2) and one GFF of every feature. The analysis is complete with both; its
+# catalogue row and annotation tables are derived from their files (mgnify_db/pipelines).
+# Two jobs per run, not one per tool: at 5,000 runs every job per run costs planning time.
 
 
 rule analysis_cds:
     input:
         assembly=P("assembly"),
         contigs=P("contigs"),
+        hmms=P("reference_pfam"),
     output:
         faa=P("cds_faa"),
         gff=P("cds_gff"),
         counts=P("cds_counts"),
+        domains=P("pfam_domains"),
+        domains_gzi=P("pfam_domains") + ".gzi",
+        annotations=P("pfam_annotations"),
+        annotations_gzi=P("pfam_annotations") + ".gzi",
     params:
         jobs=JOBS("analysis_cds"),
     log:
@@ -28,27 +35,27 @@ rule analysis_cds:
         "../scripts/analysis_cds.py"
 
 
-rule analysis_rrna:
+rule analysis_taxonomy:
     input:
+        unpack(taxonomy_references),
         assembly=P("assembly"),
         contigs=P("contigs"),
+        cds_gff=P("cds_gff"),
+        domains=P("pfam_domains"),
     output:
-        gff=P("rrna_gff"),
-        counts=P("rrna_counts"),
-        annotations=P("rrna_annotations"),
-        annotations_gzi=P("rrna_annotations") + ".gzi",
+        **TAXONOMY_OUTPUTS,
     params:
-        jobs=JOBS("analysis_rrna"),
+        jobs=JOBS("analysis_taxonomy"),
     log:
-        LOG("analysis_rrna"),
+        LOG("analysis_taxonomy"),
     benchmark:
-        BENCH("analysis_rrna")
-    threads: threads("analysis_rrna")
+        BENCH("analysis_taxonomy")
+    threads: threads("analysis_taxonomy")
     resources:
-        mem_mb=mem_mb("analysis_rrna"),
+        mem_mb=mem_mb("analysis_taxonomy"),
         attempt=attempt,
-        runtime=runtime("analysis_rrna"),
+        runtime=runtime("analysis_taxonomy"),
     conda:
-        "../envs/barrnap.yaml"
+        "../envs/taxonomy.yaml"
     script:
-        "../scripts/analysis_rrna.py"
+        "../scripts/analysis_taxonomy.py"

@@ -1,13 +1,17 @@
-# Assembly (pipeline `assembly`, mgnify_db/pipelines/assembly.py): MEGAHIT per run, with -t from
-# threads and -m (bytes) from mem_mb. A run that failed QC short-circuits.
+# Assembly (pipeline `assembly`, mgnify_db/pipelines/assembly.py): MEGAHIT per run on its reads
+# after QC (and decontamination, where the study has host or contaminant genomes), with -t from
+# threads and -m (bytes) from mem_mb; then the reads mapped back for coverage. A run that failed
+# a gate short-circuits; too few contigs fail the assembly's own QC (qc.min_contigs).
 
 
 rule assembly_megahit:
     input:
         qc=P("qc"),
+        reads=assembly_reads,
     output:
         contigs=P("contigs"),
         stats=P("assembly"),
+        coverage=P("contig_coverage"),
     params:
         jobs=JOBS("assembly_megahit"),
     log:

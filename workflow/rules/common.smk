@@ -52,6 +52,46 @@ def JOBS(rule):
     return P("job_events", rule=rule)
 
 
+def REF_LOG(rule, reference):
+    return P("reference_log", rule=rule, reference=reference)
+
+
+def REF_BENCH(rule, reference):
+    return P("reference_benchmark", rule=rule, reference=reference)
+
+
+def ref_resource(rule, key):
+    """A reference rule's memory or runtime: from config `resources:`, else its default."""
+    return lambda wildcards, attempt: smk.resource(CFG, rule, key) * (1 if key == "runtime" else attempt)
+
+
+TAXONOMY_OUTPUTS = {n: P(n) for n in smk.TAXONOMY_OUTPUTS} | {
+    f"{n}_gzi": P(n) + ".gzi" for n in smk.TAXONOMY_INDEXED
+}
+
+
+def decontamination_index(wildcards):
+    """The index of the genomes removed from this study's runs (hosts and contaminants)."""
+    genomes = smk.decontamination_genomes(CFG, PLANS[wildcards.study])
+    return P("reference_decontamination", genomes=smk.decontamination_key(genomes))
+
+
+def assembly_reads(wildcards):
+    """The reads a run is assembled from: decontaminated where the study has genomes to
+    remove, else QC's."""
+    if smk.decontamination_genomes(CFG, PLANS[wildcards.study]):
+        return P("decontaminated").format(**wildcards)
+    return P("qc").format(**wildcards)
+
+
+def taxonomy_references(wildcards):
+    """The databases analysis_taxonomy reads (kraken2's only when configured)."""
+    refs = {"cm": P("reference_rfam"), "ssu": P("reference_ssu")}
+    if CFG.references.kraken2 is not None:
+        refs["kraken2"] = P("reference_kraken2")
+    return refs
+
+
 def run_fastq(wildcards):
     """The run's FASTQ files (url, md5, bytes) in layout order."""
     return PLANS[wildcards.study].fastq(wildcards.run)

@@ -16,13 +16,15 @@ from ...io import write_text_atomic
 from ..mirror import write_access, write_portal
 from .errors import DemoBuildError
 from .genomes import default_cache_dir, fetch_genome
+from .references import build_references, references_config
 from .simulate import simulate_run
 from .spec import SIM_KEYS, DemoSpec, StudySpec, load_spec
 
 STAMP_NAME = ".demo-build.json"
 #: Bump when the build's output changes for the same spec (invalidates existing builds).
 #: 2: several studies (a private one, with the mirror's access.json).
-BUILD_VERSION = 2
+#: 3: reference files (references/) and the science study.
+BUILD_VERSION = 3
 #: Sample fields copied into each of its runs' records.
 FROM_SAMPLE = (
     "secondary_sample_accession",
@@ -147,6 +149,8 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
             with (genomes_dir / f"{genome.accession}.fna.gz").open("wb") as raw:
                 with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
                     gz.write(genome_files[genome.key].read_bytes())
+        refs = build_references(spec, genome_files, tmp / "references", cache)
+        write_text_atomic(tmp / "references" / "references.json", json.dumps(refs, indent=1) + "\n")
         write_portal(tmp, records(spec, simulated))
         hubs, webin = access(spec)
         if hubs or webin:
@@ -164,6 +168,16 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+def write_references_config(data_dir: Path, dest: Path) -> Path:
+    """A config file (`references:` only) naming a built demo's reference files, for
+    `snakemake --configfile ... <dest>`."""
+    import yaml
+
+    text = "# Written by `mgnify-db demo build`: the demo's reference files (absolute paths).\n"
+    write_text_atomic(dest, text + yaml.safe_dump({"references": references_config(data_dir)}))
+    return dest
 
 
 def _install(tmp: Path, out_dir: Path, stamp_hash: str) -> None:

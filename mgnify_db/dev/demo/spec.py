@@ -17,7 +17,7 @@ from .errors import DemoBuildError
 #: ``demo/ena`` of the source tree (this file is mgnify_db/dev/demo/spec.py).
 SPEC_DIR = Path(__file__).resolve().parents[3] / "demo" / "ena"
 #: Keys of a run in runs.yaml that steer the simulation and are not ENA fields.
-SIM_KEYS = {"seed", "coverage", "reads"}
+SIM_KEYS = {"seed", "coverage", "reads", "unscaled"}
 STUDY_FILES = ("study.json", "samples.json", "runs.yaml")
 #: In a study directory: the study is private (see `StudySpec`).
 ACCESS_FILE = "access.yaml"
@@ -34,6 +34,8 @@ class Genome:
     path: str
     debian: str | None = None
     pypi: str | None = None
+    header: str | None = None  # the id in the package's file, when not the accession
+    all_records: bool = False  # every record of the file (chromosomes), not one
 
     @property
     def package(self) -> str:
@@ -164,6 +166,8 @@ def load_spec(directory: Path | None = None) -> DemoSpec:
             path=g["path"],
             debian=g.get("debian"),
             pypi=g.get("pypi"),
+            header=g.get("header"),
+            all_records=bool(g.get("all_records", False)),
         )
         for key, g in runs_doc["genomes"].items()
     }

@@ -23,6 +23,8 @@ from .faults import Fault, FaultQueue
 from .portal import API_PREFIX
 
 FASTQ_PREFIX = "/vol1/"
+# The demo's reference files (mgnify_db.dev.demo.references), as EBI's FTP serves Pfam or Rfam.
+REFERENCES_PREFIX = "/references/"
 CONTROL_PREFIX = "/_mirror"
 
 
@@ -160,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "POST":
                 raise MirrorError(f"Method not allowed: {self.command} {path}", 405)
             self._send_json(*webin_auth(self.server.mirror.data.access, self._raw_body))
-        elif path.startswith(FASTQ_PREFIX):
+        elif path.startswith((FASTQ_PREFIX, REFERENCES_PREFIX)):
             self._file(path)
         else:
             raise MirrorError(f"Not found: {path}", 404)

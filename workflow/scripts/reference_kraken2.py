@@ -1,0 +1,14 @@
+from pathlib import Path
+
+from mgnify_db.smk import load_config
+from mgnify_db.steps import reference_kraken2, run_step, setup_logging
+
+setup_logging(snakemake.log[0])
+run_step(
+    snakemake,
+    reference_kraken2,
+    cfg=load_config(snakemake.config),
+    out=Path(snakemake.output.db),
+    threads=snakemake.threads,
+    log_file=Path(snakemake.log[0]),
+)
