@@ -235,7 +235,7 @@ def hmm_set_info(path: Path) -> HmmSetInfo:
 
 @lru_cache
 def hmmer_version() -> str:
-    """ "pyhmmer 0.12.3 (HMMER 3.4)": pyhmmer's version and that of the HMMER it wraps."""
+    """pyhmmer's version and that of the HMMER it wraps: "pyhmmer 0.12.3 (HMMER 3.4)"."""
     # pyhmmer exposes no HMMER version; the header of a model it writes names it.
     buf = io.BytesIO()
     HMM(AMINO, 1, "version").write(buf)

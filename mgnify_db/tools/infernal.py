@@ -49,7 +49,7 @@ _PRODUCTS = {
 
 
 def rrna_kind(model_name: str) -> str | None:
-    """ "SSU", "LSU", "5S" or "5.8S" for Rfam's rRNA models (SSU_rRNA_bacteria, _archaea,
+    """The kind, "SSU", "LSU", "5S" or "5.8S", of Rfam's rRNA models (SSU_rRNA_bacteria, _archaea,
     _eukarya, _microsporidia, SSU_trypano_mito, LSU_..., 5S_rRNA, mtPerm-5S, 5_8S_rRNA);
     None for any other model."""
     if re.match(r"(SSU|LSU)_(rRNA|trypano)", model_name):

@@ -146,8 +146,7 @@ def test_pfam_recovers_the_genomes_own_domains(run_dir, science_run, alignments,
     for acc, r in recovery.items():
         if r["truth_hits"] == 0:
             continue  # lambda: no bacterial/archaeal marker domains
-        want = 0.95 if TRUTH[acc][1] >= 10 else 0.90
-        assert r["recovery"] >= want, f"{TRUTH[acc][0]}: {r['recovery']:.3f}"
+        assert r["recovery"] >= 0.95, f"{TRUTH[acc][0]}: {r['recovery']:.3f}"
     assert recovery["CP002683.1"]["truth_hits"] >= 50
 
 

@@ -109,15 +109,21 @@ def test_empty_table_and_errors(tmp_path):
 
 def test_registry_annotations(tmp_path):
     assembly = PIPELINES["assembly"]
-    (spec,) = assembly.annotations
-    assert (spec.type, spec.path) == ("rrnas", "rrna_annotations")
-    assert PATTERNS[spec.path].endswith(".tsv.gz") and spec.path in assembly.targets
+    by_type = {spec.type: spec.path for spec in assembly.annotations}
+    assert by_type == {
+        "pfams": "pfam_annotations",
+        "taxonomies__ssu": "ssu_annotations",
+        "taxonomies__contigs": "contig_annotations",
+        "rrnas": "rrna_annotations",
+    }
+    for path in by_type.values():
+        assert PATTERNS[path].endswith(".tsv.gz") and path in assembly.targets
     types = annotation_types()
-    assert types[: len(ANNOTATION_TYPES)] == ANNOTATION_TYPES and "rrnas" in types
-    assert len(types) == len(set(types))
+    assert types[: len(ANNOTATION_TYPES)] == ANNOTATION_TYPES
+    assert {"rrnas", "taxonomies__contigs"} <= set(types) and len(types) == len(set(types))
     # a run's tables by type; one not written (results older than the table) has no rows
     paths = StudyPaths(tmp_path, "PRJEB1")
-    assert run_annotations(assembly, paths, "ERR1") == {"rrnas": []}
+    assert run_annotations(assembly, paths, "ERR1") == {t: [] for t in by_type}
     write_annotation_table(
         paths.path("rrna_annotations", "ERR1"), [{"term": "5S_rRNA", "count": 2}]
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from support import DEMO_SCALE
 
 from mgnify_db.dev import demo
 from mgnify_db.dev.demo import DemoBuildError, build_demo, debian_file, default_cache_dir
@@ -19,9 +21,10 @@ from mgnify_db.dev.demo.errors import run_tool
 from mgnify_db.dev.mirror import MirrorServer
 from mgnify_db.ena.models import EnaRun
 
-SCALE = 0.5
+SCALE = DEMO_SCALE
 STUDY = "PRJEB00001"
 PRIVATE = "PRJEB77777"
+SCIENCE = "PRJEB00002"
 MARKER = "PRIVATE-MARKER"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,8 +36,10 @@ def cache_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
-    return build_demo(tmp_path_factory.mktemp("demo") / "ena", cache_dir, scale=SCALE)
+def demo_dir(demo_data: Path) -> Path:
+    """The session's demo build (tests/conftest.py), at this module's scale."""
+    assert json.loads((demo_data / demo.STAMP_NAME).read_text())["scale"] == SCALE
+    return demo_data
 
 
 def _runs(root: Path) -> dict[str, dict[str, str]]:
@@ -52,7 +57,13 @@ def _files(root: Path) -> dict[str, str]:
 
 def test_runs_and_records_match_files(demo_dir: Path) -> None:
     runs = _runs(demo_dir)
-    assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)] + ["ERR7777701", "ERR7777702"]
+    assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)] + [
+        "ERR0000201",
+        "ERR7777701",
+        "ERR7777702",
+    ]
+    science = runs.pop("ERR0000201")
+    assert EnaRun.model_validate(science).study_accession == SCIENCE
     for acc, rec in runs.items():
         run = EnaRun.model_validate(rec)
         public = acc.startswith("ERR000")
@@ -99,12 +110,13 @@ def test_reads_name_their_genome(demo_dir: Path) -> None:
 
 def test_samples_and_study(demo_dir: Path) -> None:
     study = json.loads((demo_dir / "portal" / "study.json").read_text())
-    assert [s["study_accession"] for s in study] == [STUDY, PRIVATE]
+    assert [s["study_accession"] for s in study] == [STUDY, PRIVATE, SCIENCE]
     assert study[0]["center_name"] == "MGNIFY-SNAKE"
     samples = json.loads((demo_dir / "portal" / "sample.json").read_text())
     assert [s["sample_accession"] for s in samples] == [
         *(f"SAMEA0000000{i}" for i in (1, 2, 3)),
         "SAMEA77777701",
+        "SAMEA00000201",
     ]
     for s in samples[:3]:
         assert s["tax_id"] == "408172" and s["scientific_name"] == "marine metagenome"
@@ -149,7 +161,7 @@ def test_demo_configs_are_valid_and_agree_with_the_mirror() -> None:
         deep_merge(base, yaml.safe_load((REPO / "demo" / "config.yaml").read_text()))
     )
     studies = load_studies(REPO / cfg.studies_dir)
-    assert list(studies) == [STUDY, PRIVATE]
+    assert list(studies) == [STUDY, SCIENCE, PRIVATE]
     check_references(cfg, studies)
     public, private = studies[STUDY], studies[PRIVATE]
     assert not public.is_private and private.is_private
@@ -233,6 +245,12 @@ def test_missing_spec_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_build_with_a_relative_path(tmp_path, monkeypatch, cache_dir):
+    # the public study alone (its subdirectories' studies left out: quicker, same code path)
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    for name in ("study.json", "samples.json", "runs.yaml"):
+        shutil.copyfile(demo.spec.SPEC_DIR / name, spec / name)
+    monkeypatch.setattr(demo.spec, "SPEC_DIR", spec)
     monkeypatch.chdir(tmp_path)
     out = build_demo(Path("rel") / "ena", cache_dir=cache_dir, scale=0.05)
     assert (tmp_path / "rel" / "ena" / "portal" / "read_run.json").exists()

@@ -144,7 +144,10 @@ def test_records_show_their_slurm_jobs(slurm_run):
     for a in assemblies:
         assert a["job_id"] == last[a["run"], "assembly_megahit"], a
     for a in analyses:
-        assert a["job_id"] in {last[a["run"], "analysis_cds"], last[a["run"], "analysis_taxonomy"]}, a
+        assert a["job_id"] in {
+            last[a["run"], "analysis_cds"],
+            last[a["run"], "analysis_taxonomy"],
+        }, a
     shown = {r["job_id"] for r in [*runs.values(), *assemblies, *analyses]} - {None}
     assert {j["state"] for j in slurm_jobs(shown).values()} == {"COMPLETED"}
 

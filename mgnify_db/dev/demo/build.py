@@ -147,7 +147,7 @@ def build_demo(out_dir: Path, cache_dir: Path | None = None, *, scale: float = 1
         genomes_dir.mkdir(parents=True)
         for genome in spec.genomes.values():
             with (genomes_dir / f"{genome.accession}.fna.gz").open("wb") as raw:
-                with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
+                with gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz:
                     gz.write(genome_files[genome.key].read_bytes())
         refs = build_references(spec, genome_files, tmp / "references", cache)
         write_text_atomic(tmp / "references" / "references.json", json.dumps(refs, indent=1) + "\n")

@@ -44,7 +44,7 @@ def _sha256(path: Path) -> str:
 
 def _gzip(src: Path, dest: Path) -> None:
     with open(src, "rb") as fh, open(dest, "wb") as raw:
-        with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
+        with gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz:
             shutil.copyfileobj(fh, gz)
 
 
@@ -76,7 +76,7 @@ def build_references(
     models = pfam_models(texts)
     if not models:
         raise DemoBuildError(f"no Pfam models found in {PFAM_SDIST}")
-    with gzip.GzipFile(out / "pfam.hmm.gz", "wb", 6, mtime=0) as gz:
+    with gzip.GzipFile(out / "pfam.hmm.gz", "wb", 1, mtime=0) as gz:
         gz.write(models.encode())
     pypi_file(RFAM_SDIST, RFAM_MEMBER, out / "rrna.cm.i1m", cache_dir)
     _gzip(debian_file(*SSU_DEBIAN, cache_dir), out / "ssu.fasta.gz")

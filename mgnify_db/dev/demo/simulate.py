@@ -59,7 +59,7 @@ def art(
 def write_fastq_gz(path: Path, reads: list[Read]) -> None:
     """Gzip (mtime 0, no file name) so the bytes depend only on the reads."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as raw, gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
+    with path.open("wb") as raw, gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz:
         buf = io.StringIO()
         for i, (name, seq, qual) in enumerate(reads, 1):
             buf.write(f"@{name}\n{seq}\n+\n{qual}\n")
