@@ -90,6 +90,15 @@ class Analysis(StrEnum):
     ASSEMBLY = "assembly"
 
 
+class Assembler(StrEnum):
+    """`assembler:` of a study. AUTO is MGnify's default: metaSPAdes for paired reads, MEGAHIT
+    for single-end ones. metaSPAdes takes pairs only: a single-end run always goes to MEGAHIT."""
+
+    MEGAHIT = "megahit"
+    METASPADES = "metaspades"
+    AUTO = "auto"
+
+
 class LibrarySourcePolicy(StrEnum):
     """Which ENA library sources count as metagenomic (as emgapi-v2's policies)."""
 
@@ -200,6 +209,12 @@ class MegahitParams(Strict):
     extra: list[str] = Field(default_factory=list)
 
 
+class MetaspadesParams(Strict):
+    k_list: str | None = Field(None, description="-k; null = metaSPAdes' default (21,33,55)")
+    min_contig_len: Annotated[int, Field(ge=200)] = 500
+    extra: list[str] = Field(default_factory=list)
+
+
 class PfamParams(Strict):
     cutoff: typing.Literal["gathering", "evalue"] = Field(
         "gathering", description="the models' GA thresholds (Pfam's), or an E-value"
@@ -232,6 +247,7 @@ class Kraken2Params(Strict):
 class Tools(Strict):
     fastp: FastpParams = FastpParams()
     megahit: MegahitParams = MegahitParams()
+    metaspades: MetaspadesParams = MetaspadesParams()
     pfam: PfamParams = PfamParams()
     cmsearch: CmsearchParams = CmsearchParams()
     sintax: SintaxParams = SintaxParams()
@@ -242,6 +258,7 @@ class Threads(Strict):
     fastp: Annotated[int, Field(ge=1)] = 2
     decontamination: Annotated[int, Field(ge=1)] = 2
     megahit: Annotated[int, Field(ge=1)] = 2
+    metaspades: Annotated[int, Field(ge=1)] = 2
     cds: Annotated[int, Field(ge=1)] = 2
     taxonomy: Annotated[int, Field(ge=1)] = 2
     references: Annotated[int, Field(ge=1)] = 2
@@ -363,7 +380,15 @@ DEFAULT_MEMORY = MemoryPolicy(
             "root:Environmental:Terrestrial": 6000,
             "root:Environmental:Terrestrial:Soil": 8000,
             "root:Engineered:Wastewater": 4000,
-        }
+        },
+        # metaSPAdes needs several times MEGAHIT's memory for the same reads
+        "metaspades": {
+            "root": 4000,
+            "root:Environmental:Aquatic": 8000,
+            "root:Environmental:Terrestrial": 24000,
+            "root:Environmental:Terrestrial:Soil": 32000,
+            "root:Engineered:Wastewater": 12000,
+        },
     },
     per_gbase_mb=1000,
     growth=1.5,
@@ -508,6 +533,16 @@ class StudyConfig(Strict):
     assembly_mem_mb: Annotated[int, Field(ge=300)] | None = Field(
         None, description="start memory of this study's assemblies (overrides the heuristic)"
     )
+    assembler: Assembler = Field(
+        Assembler.MEGAHIT,
+        description="megahit, metaspades (paired runs; single-end ones go to MEGAHIT) or auto"
+        " (MGnify's default: metaspades for paired runs, megahit for single-end)",
+    )
+    run_assemblers: dict[str, Assembler] = Field(
+        default_factory=dict,
+        description="run -> assembler, over the study's `assembler` (as MGnify's curators edit a"
+        " samplesheet); single-end runs still go to MEGAHIT",
+    )
     host_genomes: list[str] | None = Field(
         None,
         description="decontamination genome names for this study's hosts (overrides the biome's"
@@ -540,6 +575,14 @@ class StudyConfig(Strict):
         if self.is_private and not self.webin_owner:
             raise NestedError(("webin_owner",), "required when is_private is true")
         return self
+
+    @field_validator("run_assemblers")
+    @classmethod
+    def _run_keys(cls, v: dict[str, Assembler]) -> dict[str, Assembler]:
+        for acc in v:
+            if not RUN_ACCESSION.match(acc):
+                raise NestedError((acc,), f"{acc!r} is not an ENA run accession (ERR/SRR/DRR...)")
+        return v
 
     @field_validator("include_runs", "exclude_runs")
     @classmethod

@@ -2,7 +2,8 @@
 
 Rules (workflow/rules/common.smk), steps, state and loaders all take their paths from here.
 `{study}` is the study's ENA accession (its config file's name); `{run}` an ENA run accession;
-`{rule}` a rule name, which is also its step's name and its log and benchmark folder.
+`{rule}` a rule name, which is also its step's name and its log and benchmark folder;
+`{assembler}` the assembler of an assembly (megahit, metaspades).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ PATTERNS: dict[str, str] = {
     # decontamination (runs of studies with host or contaminant genomes): the reads kept
     "decontaminated": RUN + "/decontamination",
     "decontamination_json": RUN + "/decontamination/decontamination.json",
-    # assembly (contigs >= the minimum length; coverage from the reads mapped back)
-    "contigs": RUN + "/assembly/contigs.fa.gz",
-    "assembly": RUN + "/assembly/assembly.json",
-    "contig_coverage": RUN + "/assembly/coverage.tsv",
+    # assembly by one assembler (contigs >= the minimum length; coverage from the reads mapped
+    # back); {assembler}: megahit or metaspades
+    "contigs": RUN + "/assembly/{assembler}/contigs.fa.gz",
+    "assembly": RUN + "/assembly/{assembler}/assembly.json",
+    "contig_coverage": RUN + "/assembly/{assembler}/coverage.tsv",
     # assembly analysis: CDS and their Pfam domains
     "cds_faa": RUN + "/analysis/cds.faa",
     "cds_gff": RUN + "/analysis/cds.gff",
@@ -98,14 +100,16 @@ class StudyPaths:
     results: Path
     study: str
 
-    def path(self, name: str, run: str = "", rule: str = "") -> Path:
+    def path(self, name: str, run: str = "", rule: str = "", assembler: str = "") -> Path:
         return Path(
-            PATTERNS[name].format(results=self.results, study=self.study, run=run, rule=rule)
+            PATTERNS[name].format(
+                results=self.results, study=self.study, run=run, rule=rule, assembler=assembler
+            )
         )
 
-    def rel(self, name: str, run: str = "") -> str:
+    def rel(self, name: str, run: str = "", assembler: str = "") -> str:
         """The path relative to the results dir (as stored in the catalogue)."""
-        return str(self.path(name, run).relative_to(self.results))
+        return str(self.path(name, run, assembler=assembler).relative_to(self.results))
 
 
 def ledger_path(results: Path) -> Path:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .config import StudyConfig
+from .config import Assembler, StudyConfig
 from .ena.client import StudyMetadata
 from .ena.eligibility import Decision, decide_all
-from .ena.models import EnaRun
+from .ena.models import EnaRun, LibraryLayout
 from .io import read_json
 from .paths import StudyPaths
 
@@ -43,6 +43,15 @@ class StudyPlan:
 
     def fastq(self, run: str) -> list[dict]:
         return [f.model_dump() for f in self.decisions[run].fastq]
+
+    def assembler(self, run: str) -> str:
+        """The assembler of a run: the study's choice (or the run's own); metaSPAdes only for
+        paired reads."""
+        choice = self.config.run_assemblers.get(run, self.config.assembler)
+        paired = self.decisions[run].layout == LibraryLayout.PAIRED
+        if choice in (Assembler.METASPADES, Assembler.AUTO):
+            return Assembler.METASPADES.value if paired else Assembler.MEGAHIT.value
+        return Assembler.MEGAHIT.value
 
     def read_count(self, run: str) -> int | None:
         """ENA's read count, if it counts exactly the files processed (not extra ones)."""

@@ -31,6 +31,7 @@ class RecordState:
     result: dict | None = None
     job_id: str | None = None
     suppressed: str | None = None  # why the record is no longer current (None: it is)
+    assembler: str | None = None  # an assembly's assembler (its results' folder)
 
 
 @dataclass
@@ -94,22 +95,24 @@ def _records(
     ledger: Ledger | None,
     *,
     known_only: bool = False,
+    assembler: str | None = None,
 ) -> list[RecordState]:
-    """The pipeline's records for a run. Suppressed ones (and, with `known_only`, all) only if
-    they were ever allocated: a record with an accession never disappears."""
+    """The pipeline's records for a run, its assembly by `assembler` (default: the pipeline's
+    first). Suppressed ones (and, with `known_only`, all) only if they were ever allocated: a
+    record with an accession never disappears. An assembly by another assembler that was
+    made once (the study's assembler changed) is kept, suppressed."""
+    assembler = assembler or (pipeline.assemblers[0] if pipeline.assemblers else None)
     out: list[RecordState] = []
     done: dict[AccessionKind, bool] = {}
     gate_failed: dict[AccessionKind, str] = {}
     for spec in pipeline.records:
-        key = pipeline.key(run, spec.kind)
+        key = pipeline.key(run, spec.kind, assembler)
         if (suppressed is not None or known_only) and (
             ledger is None or ledger.get(spec.kind, key) is None
         ):
             continue
-        found = {name: read_json(paths.path(name, run)) for name in spec.results}
-        result: dict | None = found
-        if any(d is None or d.get("gated") for d in found.values()):
-            result = None  # missing, or a step that short-circuited after a failed gate
+        rules = pipeline.rules_for(spec, assembler)
+        result = _results(paths, run, spec.results, assembler)
         if spec.after is not None and spec.after in gate_failed:
             status, reason = Status.QC_FAILED, gate_failed[spec.after]
         elif spec.after is not None and not done.get(spec.after):
@@ -119,7 +122,7 @@ def _records(
         elif result is not None:
             status, reason = Status.COMPLETED, None
         else:
-            status, reason = _from_events(events, spec.rules)
+            status, reason = _from_events(events, rules)
         done[spec.kind] = status == Status.COMPLETED
         if status == Status.QC_FAILED:
             gate_failed[spec.kind] = f"{spec.kind.name.lower()} failed QC: {reason}"
@@ -131,11 +134,38 @@ def _records(
                 status,
                 reason,
                 result,
-                _job_id(events, spec.rules),
+                _job_id(events, rules),
                 suppressed,
+                assembler if spec.kind == AccessionKind.ASSEMBLY else None,
             )
         )
+    spec = pipeline.record(AccessionKind.ASSEMBLY)
+    for other in pipeline.assemblers if spec is not None and ledger is not None else ():
+        key = pipeline.key(run, AccessionKind.ASSEMBLY, other)
+        if other == assembler or ledger.get(AccessionKind.ASSEMBLY, key) is None:
+            continue
+        rules = pipeline.rules_for(spec, other)
+        result = _results(paths, run, spec.results, other)
+        status, reason = (
+            (Status.COMPLETED, None) if result is not None else _from_events(events, rules)
+        )
+        why = suppressed or f"the study's assembler is now {assembler}"
+        job = _job_id(events, rules)
+        out.append(
+            RecordState(spec.kind, pipeline, key, status, reason, result, job, why, other)
+        )
     return out
+
+
+def _results(
+    paths: StudyPaths, run: str, names: tuple[str, ...], assembler: str | None
+) -> dict | None:
+    """A record's result files ({path name: parsed JSON}), or None while one is missing or
+    says its step short-circuited after a failed gate."""
+    found = {name: read_json(paths.path(name, run, assembler=assembler or "")) for name in names}
+    if any(d is None or d.get("gated") for d in found.values()):
+        return None
+    return found
 
 
 def _failed_gate(result: dict) -> str | None:
@@ -151,39 +181,38 @@ def run_state(
 ) -> RunState:
     """A run's state; with a ledger, also the records it once had and no longer should."""
     decision = plan.decisions[run]
+    assembler = plan.assembler(run)
     wanted = [PIPELINES[a] for a in plan.config.analyses]
     others = [p for p in PIPELINES.values() if p not in wanted]
+
+    def records(p: Pipeline, events: list[JobEvent], why: str | None, **kw) -> list:
+        return _records(paths, run, p, events, why, ledger, assembler=assembler, **kw)
+
     if not decision.eligible:
         state = RunState(run, decision, Status.SKIPPED, decision.reason)
         state.events = run_events(paths, run)
         for p in PIPELINES.values():
-            state.records += _records(
-                paths, run, p, state.events, f"run skipped: {decision.reason}", ledger
-            )
+            state.records += records(p, state.events, f"run skipped: {decision.reason}")
         return state
     events = run_events(paths, run)
     qc = run_qc(paths, run)
     state = RunState(run, decision, Status.PENDING, qc=qc, events=events)
     state.job_id = _job_id(events, tuple(RUN_RULES))
     for p in others:
-        state.records += _records(
-            paths, run, p, events, f"pipeline {p.name} not in the study's analyses", ledger
-        )
+        state.records += records(p, events, f"pipeline {p.name} not in the study's analyses")
     if qc is None:
         state.status, state.reason = _from_events(events, tuple(RUN_RULES))
         for p in wanted:  # e.g. QC being redone: records already allocated stay
-            state.records += _records(paths, run, p, events, None, ledger, known_only=True)
+            state.records += records(p, events, None, known_only=True)
         return state
     if not qc.get("passed"):
         state.status, state.reason = Status.QC_FAILED, qc.get("reason")
         for p in wanted:
-            state.records += _records(
-                paths, run, p, events, f"run failed QC: {qc.get('reason')}", ledger
-            )
+            state.records += records(p, events, f"run failed QC: {qc.get('reason')}")
         return state
     state.status = Status.COMPLETED
     for p in wanted:
-        state.records += _records(paths, run, p, events, None, ledger)
+        state.records += records(p, events, None)
     return state
 
 

@@ -262,42 +262,33 @@ def qc_decontaminate(
         )
 
 
-def assembly_megahit(
+def _assemble(
+    assemble,
     *,
     cfg: GlobalConfig,
-    run: str,
     qc_dir: Path,
     reads_dir: Path,
     contigs: Path,
     stats_out: Path,
     coverage_out: Path,
+    min_contig_len: int,
     threads: int,
-    mem_mb: int,
     log_file: Path,
     job: Job,
 ) -> AssemblyStats | None:
-    """MEGAHIT on the run's cleaned reads, then the reads mapped back for per-contig coverage
-    (stored on the assembly); fewer contigs than `qc.min_contigs` fails the assembly's QC."""
+    """An assembler (`assemble(reads, out_dir)` -> AssemblyStats: contigs.fa.gz and
+    assembly.json in out_dir) on the run's cleaned reads, then the reads mapped back for
+    per-contig coverage (stored on the assembly); fewer contigs than `qc.min_contigs` fails
+    the assembly's QC."""
     from .tools.coverage import contig_coverage
 
     gate = reads_dir / ("qc.json" if reads_dir == qc_dir else "decontamination.json")
     if reason := _gate(qc_dir / "qc.json") or _gate(gate):
         _write_gated(reason, contigs, stats_out, coverage_out)
         return None
-    p = cfg.tools.megahit
     with record(job) as extra:
         reads = reads_of(reads_dir)
-        stats = run_megahit(
-            reads,
-            contigs.parent,
-            threads=threads,
-            mem_mb=mem_mb,
-            k_list=p.k_list,
-            min_contig_len=p.min_contig_len,
-            extra_args=p.extra,
-            log=log_file,
-            contig_prefix=run,
-        )
+        stats = assemble(reads, contigs.parent)
         produced = contigs.parent / "contigs.fa.gz"
         if produced != contigs:
             produced.replace(contigs)
@@ -321,13 +312,73 @@ def assembly_megahit(
             stats = stats.model_copy(
                 update={
                     "passed": False,
-                    "reason": f"{stats.n_contigs} contigs >= {p.min_contig_len} bp"
+                    "reason": f"{stats.n_contigs} contigs >= {min_contig_len} bp"
                     f" (at least {cfg.qc.min_contigs} needed)",
                 }
             )
         write_json(stats_out, stats.model_dump(mode="json"))
         extra["message"] = stats.reason or f"{stats.n_contigs} contigs, N50 {stats.n50}"
     return stats
+
+
+def assembly_megahit(
+    *, cfg: GlobalConfig, run: str, mem_mb: int, threads: int, log_file: Path, **paths
+) -> AssemblyStats | None:
+    """MEGAHIT, then coverage (`_assemble`)."""
+    p = cfg.tools.megahit
+
+    def assemble(reads: list[Path], out_dir: Path) -> AssemblyStats:
+        return run_megahit(
+            reads,
+            out_dir,
+            threads=threads,
+            mem_mb=mem_mb,
+            k_list=p.k_list,
+            min_contig_len=p.min_contig_len,
+            extra_args=p.extra,
+            log=log_file,
+            contig_prefix=run,
+        )
+
+    return _assemble(
+        assemble,
+        cfg=cfg,
+        min_contig_len=p.min_contig_len,
+        threads=threads,
+        log_file=log_file,
+        **paths,
+    )
+
+
+def assembly_metaspades(
+    *, cfg: GlobalConfig, run: str, mem_mb: int, threads: int, log_file: Path, **paths
+) -> AssemblyStats | None:
+    """metaSPAdes (paired reads only), then coverage (`_assemble`)."""
+    from .tools.spades import run_metaspades
+
+    p = cfg.tools.metaspades
+
+    def assemble(reads: list[Path], out_dir: Path) -> AssemblyStats:
+        return run_metaspades(
+            reads,
+            out_dir,
+            threads=threads,
+            mem_mb=mem_mb,
+            k_list=p.k_list,
+            min_contig_len=p.min_contig_len,
+            extra_args=p.extra,
+            log=log_file,
+            contig_prefix=run,
+        )
+
+    return _assemble(
+        assemble,
+        cfg=cfg,
+        min_contig_len=p.min_contig_len,
+        threads=threads,
+        log_file=log_file,
+        **paths,
+    )
 
 
 def analysis_cds(

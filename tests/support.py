@@ -311,8 +311,11 @@ def set_study_config(paths, **fields) -> None:
     write_json(paths.path("study_config"), config.model_dump(mode="json"))
 
 
-def finish_run(paths, run: str, *, passed: bool = True, assembled: bool = True) -> None:
-    """A run's QC result and, if it passed (and `assembled`), its assembly and analysis."""
+def finish_run(
+    paths, run: str, *, passed: bool = True, assembled: bool = True, assembler: str = "megahit"
+) -> None:
+    """A run's QC result and, if it passed (and `assembled`), its assembly (by `assembler`)
+    and analysis."""
     from mgnify_db.io import write_json
 
     write_json(
@@ -327,10 +330,11 @@ def finish_run(paths, run: str, *, passed: bool = True, assembled: bool = True) 
     if passed and assembled:
         stats = {"n_contigs": 3, "total_length": 4000, "n50": 1500, "l50": 1}
         stats |= {"largest_contig": 2000, "gc_content": 0.5, "assembler_version": "1.2.9"}
-        write_json(paths.path("assembly", run), stats)
-        paths.path("contigs", run).write_bytes(b"x" * 10)
+        stats |= {"assembler": assembler}
+        write_json(paths.path("assembly", run, assembler=assembler), stats)
+        paths.path("contigs", run, assembler=assembler).write_bytes(b"x" * 10)
         write_json(paths.path("cds_counts", run), {"cds_count": 12})
-        write_json(paths.path("rrna_counts", run), {"rRNA_16S": 1})
+        write_json(paths.path("rrna_counts", run), {"rrna": {"SSU": 1, "rRNA_16S": 1}})
 
 
 def catalogue_dump(db: Path) -> dict:

@@ -33,6 +33,8 @@ class Cause(StrEnum):
     POLICY_CHANGED = "policy_changed"
     PUBLICATIONS_CHANGED = "publications_changed"
     SUPER_STUDIES_CHANGED = "super_studies_changed"
+    ASSEMBLER_CHANGED = "assembler_changed"
+    HOSTS_CHANGED = "hosts_changed"
     OTHER = "other"
 
 
@@ -45,6 +47,9 @@ VALUES = {
     "library_strategies": Cause.POLICY_CHANGED,
     "library_strategy_policy": Cause.POLICY_CHANGED,
     "library_source_policy": Cause.POLICY_CHANGED,
+    "assembler": Cause.ASSEMBLER_CHANGED,
+    "run_assemblers": Cause.ASSEMBLER_CHANGED,
+    "host_genomes": Cause.HOSTS_CHANGED,
 }
 SETS = {"publications": Cause.PUBLICATIONS_CHANGED, "super_studies": Cause.SUPER_STUDIES_CHANGED}
 KNOWN = {*RUN_FIELDS, "biome", "is_private", "webin_owner", *VALUES, *SETS}

@@ -277,15 +277,17 @@ def _download_rows(
     config: StudyConfig,
     files_url: str,
 ) -> list[dict]:
-    p = paths.path(dl.path, run)
+    assembler = rec.assembler or ""
+    p = paths.path(dl.path, run, assembler=assembler)
     if not p.exists():
         return []
+    rel = paths.rel(dl.path, run, assembler)
     alias = dl.alias.format(run=run, accession=acc)
     url = f"{files_url.rstrip('/')}/{acc}/{alias}"
     index_files = [
         {
             "index_type": t,
-            "path": f"{paths.rel(dl.path, run)}.{t}",
+            "path": f"{rel}.{t}",
             "url": f"{url}.{t}",
         }
         for t in dl.index_types
@@ -299,7 +301,7 @@ def _download_rows(
             "assembly": acc if is_assembly else None,
             "analysis": None if is_assembly else acc,
             "alias": alias,
-            "path": paths.rel(dl.path, run),
+            "path": rel,
             "file_type": dl.file_type,
             "download_type": dl.download_type,
             "download_group": dl.download_group,
@@ -388,56 +390,64 @@ def run_rows(
     )
     out["events"] = event_rows(state.events, mgys, state.run, cfg.memory)
     # Allocation in a fixed order (assemblies first) keeps accessions stable across loaders.
-    by_pipeline: dict[str, dict[AccessionKind, RecordState]] = {}
+    by_pipeline: dict[str, list[RecordState]] = {}
     for rec in state.records:
-        by_pipeline.setdefault(rec.pipeline.name, {})[rec.kind] = rec
-    for records in by_pipeline.values():
-        asm = records.get(AccessionKind.ASSEMBLY)
-        asm_acc = None
-        if asm is not None:
-            number = ledger.allocate(AccessionKind.ASSEMBLY, asm.key)
-            asm_acc = accession(AccessionKind.ASSEMBLY, number)
-            spec = asm.pipeline.record(AccessionKind.ASSEMBLY)
-            cols = spec.columns(asm.result or {})
-            out["assemblies"].append(
-                {
-                    "accession": asm_acc,
-                    "id": number,
-                    "ena_accession": None,
-                    "ena_accessions": "[]",
-                    "run": state.run,
-                    "study": mgys,
-                    "assembly_study": mgys,
-                    "sample": r.sample_accession,
-                    "pipeline": asm.pipeline.name,
-                    "assembler": asm.pipeline.tool,
-                    "status": str(asm.status),
-                    "status_reason": asm.reason,
-                    "status_flags": _js(_status_flags("assembly", asm, state)),
-                    "job_id": asm.job_id,
-                    **cols,
-                    "metadata": _js(
-                        {
-                            k: cols.get(k)
-                            for k in ("coverage", "coverage_depth", "n_contigs")
-                            if cols.get(k) is not None
-                        }
-                    ),
-                    "results_dir": str(Path(paths.rel("assembly", state.run)).parent),
-                    "updated_at": _latest(
-                        t for rl in spec.rules for t in events_by_rule.get(rl, [])
-                    ),
-                    **_visibility(config, asm.suppressed),
-                }
-            )
-            out["assembly_runs"].append(
-                {
-                    "id": _id(asm_acc, state.run),
-                    "assembly": asm_acc,
-                    "run": state.run,
-                    "study": mgys,
-                }
-            )
+        by_pipeline.setdefault(rec.pipeline.name, []).append(rec)
+
+    def assembly_row(asm: RecordState) -> str:
+        number = ledger.allocate(AccessionKind.ASSEMBLY, asm.key)
+        acc = accession(AccessionKind.ASSEMBLY, number)
+        spec = asm.pipeline.record(AccessionKind.ASSEMBLY)
+        cols = spec.columns(asm.result or {})
+        out["assemblies"].append(
+            {
+                "accession": acc,
+                "id": number,
+                "ena_accession": None,
+                "ena_accessions": "[]",
+                "run": state.run,
+                "study": mgys,
+                "assembly_study": mgys,
+                "sample": r.sample_accession,
+                "pipeline": asm.pipeline.name,
+                "assembler": asm.assembler,
+                "status": str(asm.status),
+                "status_reason": asm.reason,
+                "status_flags": _js(_status_flags("assembly", asm, state)),
+                "job_id": asm.job_id,
+                **cols,
+                "metadata": _js(
+                    {
+                        k: cols.get(k)
+                        for k in ("coverage", "coverage_depth", "n_contigs")
+                        if cols.get(k) is not None
+                    }
+                    | _contaminant_reference(state.qc)
+                ),
+                "results_dir": str(
+                    Path(paths.rel("assembly", state.run, asm.assembler or "")).parent
+                ),
+                "updated_at": _latest(
+                    t
+                    for rl in asm.pipeline.rules_for(spec, asm.assembler)
+                    for t in events_by_rule.get(rl, [])
+                ),
+                **_visibility(config, asm.suppressed),
+            }
+        )
+        out["assembly_runs"].append(
+            {"id": _id(acc, state.run), "assembly": acc, "run": state.run, "study": mgys}
+        )
+        return acc
+
+    for group in by_pipeline.values():
+        assemblies = [rec for rec in group if rec.kind == AccessionKind.ASSEMBLY]
+        records = {rec.kind: rec for rec in group if rec.kind != AccessionKind.ASSEMBLY}
+        # the run's current assembly first; one by an assembler the study no longer uses after
+        asm = assemblies[0] if assemblies else None
+        asm_acc = assembly_row(asm) if asm is not None else None
+        owned = [(asm, asm_acc)] if asm is not None else []
+        owned += [(other, assembly_row(other)) for other in assemblies[1:]]
         ana = records.get(AccessionKind.ANALYSIS)
         mgya = None
         if ana is not None:
@@ -479,15 +489,21 @@ def run_rows(
             if ana.status == Status.COMPLETED:
                 out["annotations"] += _annotation_rows(ana, paths, state.run, mgya)
         pipeline = (asm or ana).pipeline
-        owners = {AccessionKind.ASSEMBLY: (asm, asm_acc), AccessionKind.ANALYSIS: (ana, mgya)}
         for dl in pipeline.downloads:
-            rec, acc = owners[dl.owner]
-            if rec is None or rec.status != Status.COMPLETED:
-                continue
-            out["downloads"] += _download_rows(
-                rec, acc, dl, paths, state.run, mgys, config, cfg.publish.files_url
-            )
+            owners = owned if dl.owner == AccessionKind.ASSEMBLY else [(ana, mgya)]
+            for rec, acc in owners:
+                if rec is None or rec.status != Status.COMPLETED:
+                    continue
+                out["downloads"] += _download_rows(
+                    rec, acc, dl, paths, state.run, mgys, config, cfg.publish.files_url
+                )
     return out
+
+
+def _contaminant_reference(qc: dict | None) -> dict:
+    """MGnify's `contaminant_reference` of an assembly: the genomes removed before it."""
+    genomes = ((qc or {}).get("decontamination") or {}).get("genomes")
+    return {"contaminant_reference": ",".join(genomes)} if genomes else {}
 
 
 # -- the study ---------------------------------------------------------------------------------

@@ -126,16 +126,28 @@ class Pipeline:
     downloads: tuple[Download, ...] = field(default_factory=tuple)
     # annotation tables of the run's analysis (the ANALYSIS record owns them)
     annotations: tuple[AnnotationSpec, ...] = field(default_factory=tuple)
-    tool: str = ""  # assembler name, for assembly records
+    # the assemblers its assembly records can be made by (a run's is its study's choice,
+    # StudyPlan.assembler); each assembler's rule has `RuleSpec.assembler` set
+    assemblers: tuple[str, ...] = ()
     # MGnify's pipeline version its analyses are filed under (the API's PipelineVersions)
     version: str = "V6"
 
     def record(self, kind: AccessionKind) -> RecordSpec | None:
         return next((r for r in self.records if r.kind == kind), None)
 
-    def key(self, run: str, kind: AccessionKind) -> str:
-        """The ledger key of this pipeline's record of `kind` for `run`."""
-        return f"{run}/{self.tool}" if kind == AccessionKind.ASSEMBLY else f"{run}/{self.name}"
+    def key(self, run: str, kind: AccessionKind, assembler: str | None = None) -> str:
+        """The ledger key of this pipeline's record of `kind` for `run` (an assembly's names
+        its assembler: another assembler's contigs are another assembly)."""
+        return f"{run}/{assembler}" if kind == AccessionKind.ASSEMBLY else f"{run}/{self.name}"
+
+    def rules_for(self, spec: RecordSpec, assembler: str | None) -> tuple[str, ...]:
+        """The rules whose job events make a record running or failed: an assembly's are
+        its own assembler's."""
+        return tuple(
+            r
+            for r in spec.rules
+            if self.rules[r].assembler is None or self.rules[r].assembler == assembler
+        )
 
 
 # Rules every run goes through before any pipeline (shared by all pipelines).

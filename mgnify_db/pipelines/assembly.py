@@ -1,6 +1,7 @@
-"""The assembly pipeline: decontamination (where the study's biome has hosts or contaminants are
-configured), MEGAHIT per run with coverage, then the assembly analysis: CDS (pyrodigal) with
-Pfam domains (pyhmmer), rRNA genes (Infernal), SSU taxonomy (SINTAX), contig taxonomy (kraken2).
+"""The assembly pipeline: decontamination (where the study's biome has hosts or contaminants
+configured), MEGAHIT or metaSPAdes per run with coverage, then the assembly analysis: CDS
+(pyrodigal) with Pfam domains (pyhmmer), rRNA genes (Infernal), SSU taxonomy (SINTAX) and
+contig taxonomy (kraken2).
 
 Rules in workflow/rules/{qc,assembly,analysis,references}.smk; steps in mgnify_db.steps; tools in
 mgnify_db.tools. Its annotations: `pfams`, `taxonomies__ssu`, `taxonomies__contigs` (genus
@@ -172,9 +173,9 @@ A, Z = AccessionKind.ANALYSIS, AccessionKind.ASSEMBLY
 
 PIPELINE = Pipeline(
     name="assembly",
-    description="Decontamination and MEGAHIT assembly per run (coverage from the reads mapped"
-    " back); CDS with Pfam domains, rRNA genes, SSU and contig taxonomy on its contigs",
-    tool="megahit",
+    description="Decontamination and assembly (MEGAHIT or metaSPAdes) per run, coverage from"
+    " the reads mapped back; CDS with Pfam domains, rRNA genes, SSU and contig taxonomy",
+    assemblers=("megahit", "metaspades"),
     rules={
         "assembly_megahit": RuleSpec(
             mem_mb=2000,
@@ -182,6 +183,13 @@ PIPELINE = Pipeline(
             threads="megahit",
             assembler="megahit",
             binaries=("megahit", "minimap2", "samtools"),
+        ),
+        "assembly_metaspades": RuleSpec(
+            mem_mb=4000,
+            runtime=2880,
+            threads="metaspades",
+            assembler="metaspades",
+            binaries=("spades.py", "minimap2", "samtools"),
         ),
         "analysis_cds": RuleSpec(mem_mb=1500, runtime=480, threads="cds", binaries=("bgzip",)),
         "analysis_taxonomy": RuleSpec(
@@ -194,7 +202,7 @@ PIPELINE = Pipeline(
     records=(
         RecordSpec(
             kind=AccessionKind.ASSEMBLY,
-            rules=("assembly_megahit",),
+            rules=("assembly_megahit", "assembly_metaspades"),
             results=("assembly",),
             columns=lambda r: {
                 "assembler_version": r.get("assembly", {}).get("assembler_version"),
@@ -227,9 +235,9 @@ PIPELINE = Pipeline(
             "fasta",
             "Sequence data",
             "quality_control",
-            "Contigs (MEGAHIT)",
-            "Contigs of at least the minimum length assembled by MEGAHIT from the run's reads"
-            " after QC and decontamination",
+            "Contigs",
+            "Contigs of at least the minimum length assembled (MEGAHIT or metaSPAdes, as the"
+            " assembly's assembler says) from the run's reads after QC and decontamination",
         ),
         _download(
             Z,

@@ -48,7 +48,7 @@ def genomes(demo_data) -> dict[str, Path]:
 def alignments(run_dir, genomes, tmp_path_factory):
     paf = tmp_path_factory.mktemp("score") / "contigs.paf"
     refs = {acc: genomes[acc] for acc in TRUTH}
-    return score.align_contigs(run_dir / "assembly" / "contigs.fa.gz", refs, paf)
+    return score.align_contigs(run_dir / "assembly" / "megahit" / "contigs.fa.gz", refs, paf)
 
 
 def test_decontamination_removes_the_host_and_keeps_the_community(run_dir, demo_data, genomes):
@@ -197,6 +197,7 @@ def test_the_catalogue_holds_the_annotations_and_downloads(science_run):
     db = science_run / "results" / "catalogue.db"
     with open_store(db, create=False) as store:
         (analysis,) = store.query("select * from analyses where run = ?", [RUN])
+        (assembly,) = store.query("select * from assemblies where run = ?", [RUN])
         types = {
             r["type"]: r["n"]
             for r in store.query(
@@ -223,3 +224,21 @@ def test_the_catalogue_holds_the_annotations_and_downloads(science_run):
     acc = analysis["accession"]
     for alias in (f"{acc}_pfam_summary.tsv.gz", f"{acc}_annotation_summary.gff.gz"):
         assert downloads[alias]["md5"] and json.loads(downloads[alias]["index_files"])
+
+
+def test_metaspades_assembles_its_run_to_the_same_bar(science_run, genomes, tmp_path):
+    """The study's small lambda run (30x) is metaSPAdes' (run_assemblers)."""
+    run_dir = science_run / "results" / "studies" / SCIENCE_STUDY / "runs" / "ERR0000202"
+    contigs = run_dir / "assembly" / "metaspades" / "contigs.fa.gz"
+    lam = "NC_001416.1"
+    alignments = score.align_contigs(contigs, {lam: genomes[lam]}, tmp_path / "spades.paf")
+    fraction = score.genome_fractions(alignments, {lam: 48502})[lam].fraction
+    artefact("metaspades.json", {"genome_fraction": fraction, "coverage": 30})
+    assert fraction >= 0.97
+    assert not (run_dir / "assembly" / "megahit").exists()
+    with open_store(science_run / "results" / "catalogue.db", create=False) as store:
+        (asm,) = store.query("select * from assemblies where run = 'ERR0000202'")
+        (ana,) = store.query("select * from analyses where run = 'ERR0000202'")
+    assert asm["assembler"] == "metaspades" and asm["status"] == "completed"
+    assert asm["assembler_version"].startswith("3.15") and ana["assembly"] == asm["accession"]
+    assert ana["status"] == "completed" and ana["cds_count"] > 40

@@ -168,6 +168,59 @@ def test_a_config_edit_suppresses_what_it_no_longer_includes(results, store, tmp
         assert dump(again) == after
 
 
+def test_another_assembler_makes_another_assembly_and_keeps_the_old(results, store):
+    """A study switched to metaSPAdes: each run's MEGAHIT assembly is kept, suppressed; the
+    metaSPAdes one is a new assembly; the analysis keeps its MGYA and follows it."""
+    paths, runs = make_study(results, "PRJEB1", 2)
+    for run in runs:
+        finish_run(paths, run)
+    load(store, results, "PRJEB1")
+    before = dump(store)
+    set_study_config(paths, assembler="metaspades")
+    for run in runs:
+        finish_run(paths, run, assembler="metaspades")
+    load(store, results, "PRJEB1")
+    after = dump(store)
+    assemblies = {(a["run"], a["assembler"]): a for a in after["assemblies"]}
+    assert len(assemblies) == 4
+    for run in runs:
+        old, new = assemblies[run, "megahit"], assemblies[run, "metaspades"]
+        assert old["is_suppressed"] and old["suppression_reason"] == (
+            "the study's assembler is now metaspades"
+        )
+        assert not new["is_suppressed"] and new["status"] == "completed"
+        assert new["results_dir"].endswith(f"{run}/assembly/metaspades")
+    analyses = {a["run"]: a for a in after["analyses"]}
+    assert {a["accession"] for a in after["analyses"]} == {
+        a["accession"] for a in before["analyses"]
+    }
+    assert {analyses[r]["assembly"] for r in runs} == {
+        assemblies[r, "metaspades"]["accession"] for r in runs
+    }
+    # each assembly offers its own contigs, from its own folder
+    contigs = {d["assembly"]: d["path"] for d in after["downloads"] if d["assembly"]}
+    for (run, assembler), a in assemblies.items():
+        assert contigs[a["accession"]] == (
+            f"studies/PRJEB1/runs/{run}/assembly/{assembler}/contigs.fa.gz"
+        )
+
+
+def test_a_run_assembler_and_single_end_runs(results):
+    from dataclasses import replace
+
+    from mgnify_db.plan import recorded_plan
+
+    paths, runs = make_study(results, "PRJEB1", 2)
+    set_study_config(paths, assembler="auto", run_assemblers={runs[1]: "megahit"})
+    plan = recorded_plan(results, "PRJEB1")
+    assert [plan.assembler(r) for r in runs] == ["metaspades", "megahit"]
+    set_study_config(paths, assembler="metaspades", run_assemblers={})
+    plan = recorded_plan(results, "PRJEB1")
+    single = plan.decisions[runs[0]].model_copy(update={"layout": "SINGLE"})
+    plan = replace(plan, decisions=plan.decisions | {runs[0]: single})
+    assert [plan.assembler(r) for r in runs] == ["megahit", "metaspades"]
+
+
 def test_withdrawn_runs_and_samples_are_kept_suppressed(results, store):
     from mgnify_db.ena.client import StudyMetadata, refreshed
     from mgnify_db.io import read_json, write_json

@@ -59,11 +59,12 @@ def test_runs_and_records_match_files(demo_dir: Path) -> None:
     runs = _runs(demo_dir)
     assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)] + [
         "ERR0000201",
+        "ERR0000202",
         "ERR7777701",
         "ERR7777702",
     ]
-    science = runs.pop("ERR0000201")
-    assert EnaRun.model_validate(science).study_accession == SCIENCE
+    for acc in ("ERR0000201", "ERR0000202"):
+        assert EnaRun.model_validate(runs.pop(acc)).study_accession == SCIENCE
     for acc, rec in runs.items():
         run = EnaRun.model_validate(rec)
         public = acc.startswith("ERR000")

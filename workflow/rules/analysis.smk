@@ -7,8 +7,7 @@
 
 rule analysis_cds:
     input:
-        assembly=P("assembly"),
-        contigs=P("contigs"),
+        unpack(run_assembly),
         hmms=P("reference_pfam"),
     output:
         faa=P("cds_faa"),
@@ -38,8 +37,7 @@ rule analysis_cds:
 rule analysis_taxonomy:
     input:
         unpack(taxonomy_references),
-        assembly=P("assembly"),
-        contigs=P("contigs"),
+        unpack(run_assembly),
         cds_gff=P("cds_gff"),
         domains=P("pfam_domains"),
     output:

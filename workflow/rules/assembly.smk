@@ -1,7 +1,9 @@
-# Assembly (pipeline `assembly`, mgnify_db/pipelines/assembly.py): MEGAHIT per run on its reads
-# after QC (and decontamination, where the study has host or contaminant genomes), with -t from
-# threads and -m (bytes) from mem_mb; then the reads mapped back for coverage. A run that failed
-# a gate short-circuits; too few contigs fail the assembly's own QC (qc.min_contigs).
+# Assembly (pipeline `assembly`, mgnify_db/pipelines/assembly.py): per run, MEGAHIT or metaSPAdes
+# as the study's `assembler:` says (StudyPlan.assembler: metaSPAdes takes paired reads only),
+# on its reads after QC (and decontamination, where the study has host or contaminant genomes),
+# with threads and memory from the job; then the reads mapped back for coverage. A run that
+# failed a gate short-circuits; too few contigs fail the assembly's own QC (qc.min_contigs).
+# Each assembler writes its own folder: another assembler's contigs are another assembly.
 
 
 rule assembly_megahit:
@@ -9,9 +11,9 @@ rule assembly_megahit:
         qc=P("qc"),
         reads=assembly_reads,
     output:
-        contigs=P("contigs"),
-        stats=P("assembly"),
-        coverage=P("contig_coverage"),
+        contigs=P("contigs", assembler="megahit"),
+        stats=P("assembly", assembler="megahit"),
+        coverage=P("contig_coverage", assembler="megahit"),
     params:
         jobs=JOBS("assembly_megahit"),
     log:
@@ -27,3 +29,28 @@ rule assembly_megahit:
         "../envs/megahit.yaml"
     script:
         "../scripts/assembly_megahit.py"
+
+
+rule assembly_metaspades:
+    input:
+        qc=P("qc"),
+        reads=assembly_reads,
+    output:
+        contigs=P("contigs", assembler="metaspades"),
+        stats=P("assembly", assembler="metaspades"),
+        coverage=P("contig_coverage", assembler="metaspades"),
+    params:
+        jobs=JOBS("assembly_metaspades"),
+    log:
+        LOG("assembly_metaspades"),
+    benchmark:
+        BENCH("assembly_metaspades")
+    threads: threads("assembly_metaspades")
+    resources:
+        mem_mb=mem_mb("assembly_metaspades"),
+        attempt=attempt,
+        runtime=runtime("assembly_metaspades"),
+    conda:
+        "../envs/metaspades.yaml"
+    script:
+        "../scripts/assembly_metaspades.py"

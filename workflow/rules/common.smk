@@ -32,6 +32,8 @@ if PLAN_PROBLEMS and not PLANS:
 wildcard_constraints:
     study="|".join(PLANS) or "NO_STUDY_PLANNED",
     run=r"[EDS]RR\d+",
+    assembler="|".join(PIPELINES["assembly"].assemblers),
+    genomes=r"[^/]+",
 
 
 def P(name, **fixed):
@@ -108,11 +110,22 @@ def run_layout(wildcards):
 
 
 def run_targets(wildcards):
-    """What a run's catalogue load waits for: QC and every result of the study's pipelines."""
+    """What a run's catalogue load waits for: QC and every result of the study's pipelines
+    (the assembly by the run's assembler)."""
+    plan = PLANS[wildcards.study]
     files = {"qc": P("qc")}
-    for analysis in PLANS[wildcards.study].config.analyses:
+    for analysis in plan.config.analyses:
         files |= {name: P(name) for name in PIPELINES[analysis].targets}
-    return {k: v.format(**wildcards) for k, v in files.items()}
+    fill = {**wildcards, "assembler": plan.assembler(wildcards.run)}
+    return {k: v.format(**fill) for k, v in files.items()}
+
+
+def run_assembly(wildcards):
+    """The run's assembly (its stats and contigs) by its assembler: what its analysis reads."""
+    assembler = PLANS[wildcards.study].assembler(wildcards.run)
+    return {
+        name: P(name, assembler=assembler).format(**wildcards) for name in ("assembly", "contigs")
+    }
 
 
 def all_loaded(wildcards):
