@@ -117,6 +117,11 @@ rule qc_fastp:
     shell: "touch {output}"
 
 
+rule reference:
+    output: "results/references/{name}"
+    shell: "touch {output}"
+
+
 rule assembly_megahit:
     input: R + "/qc"
     output: R + "/assembly.json"
@@ -124,13 +129,15 @@ rule assembly_megahit:
 
 
 rule analysis_cds:
-    input: R + "/assembly.json"
+    input: R + "/assembly.json", "results/references/pfam"
     output: R + "/cds.json"
     shell: "touch {output}"
 
 
-rule analysis_rrna:
-    input: R + "/assembly.json"
+rule analysis_taxonomy:
+    input:
+        R + "/assembly.json", R + "/cds.json", "results/references/rfam",
+        "results/references/ssu", "results/references/kraken2",
     output: R + "/rrna.json"
     shell: "touch {output}"
 
@@ -174,13 +181,27 @@ PATTERNS = {
     "loaded_study": STUDY + "/loaded/study.json",
     "raw": RUN + "/raw",
     "qc": RUN + "/qc",
-    "contigs": RUN + "/assembly/contigs.fa.gz",
-    "assembly": RUN + "/assembly/assembly.json",
+    "contigs": RUN + "/assembly/megahit/contigs.fa.gz",
+    "assembly": RUN + "/assembly/megahit/assembly.json",
+    "contig_coverage": RUN + "/assembly/megahit/coverage.tsv",
     "cds_faa": RUN + "/analysis/cds.faa",
     "cds_gff": RUN + "/analysis/cds.gff",
     "cds_counts": RUN + "/analysis/cds.json",
+    "pfam_domains": RUN + "/analysis/pfam_domains.tsv.gz",
+    "pfam_annotations": RUN + "/analysis/pfam_annotations.tsv.gz",
     "rrna_gff": RUN + "/analysis/rrna.gff",
     "rrna_counts": RUN + "/analysis/rrna.json",
+    "rrna_annotations": RUN + "/analysis/rrna_annotations.tsv.gz",
+    "ssu_fasta": RUN + "/analysis/ssu.fasta.gz",
+    "lsu_fasta": RUN + "/analysis/lsu.fasta.gz",
+    "ssu_annotations": RUN + "/analysis/ssu_taxonomy.tsv.gz",
+    "contig_taxonomy": RUN + "/analysis/contig_taxonomy.tsv.gz",
+    "contig_annotations": RUN + "/analysis/contig_taxonomy_summary.tsv.gz",
+    "annotation_gff": RUN + "/analysis/annotation_summary.gff.gz",
+    "reference_pfam": RESULTS + "/references/pfam/pfam.hmm",
+    "reference_rfam": RESULTS + "/references/rfam/rrna.cm",
+    "reference_ssu": RESULTS + "/references/ssu/ssu.fasta",
+    "reference_kraken2": RESULTS + "/references/kraken2/db",
     "job_events": RUN + "/jobs/{rule}.jsonl",
     "loaded_run": STUDY + "/loaded/{run}.json",
     "log": RESULTS + "/logs/{rule}/{study}/{run}.log",
@@ -233,14 +254,35 @@ def attempt(wildcards, attempt):
     return attempt
 
 
+TAXONOMY_OUTPUTS = {
+    n: P(n)
+    for n in (
+        "rrna_gff", "rrna_counts", "rrna_annotations", "ssu_fasta", "lsu_fasta",
+        "ssu_annotations", "contig_taxonomy", "contig_annotations", "annotation_gff",
+    )
+} | {
+    f"{n}_gzi": P(n) + ".gzi"
+    for n in (
+        "rrna_annotations", "ssu_annotations", "contig_taxonomy", "contig_annotations",
+        "annotation_gff",
+    )
+}
+
+
 def run_targets(wildcards):
-    files = {
-        "qc": P("qc"),
-        "assembly": P("assembly"),
-        "cds_counts": P("cds_counts"),
-        "rrna_counts": P("rrna_counts"),
-    }
-    return {k: v.format(**wildcards) for k, v in files.items()}
+    names = (
+        "qc", "assembly", "cds_counts", "rrna_counts", "rrna_annotations",
+        "pfam_annotations", "ssu_annotations", "contig_annotations",
+    )
+    return {k: P(k).format(**wildcards) for k in names}
+
+
+def run_assembly(wildcards):
+    return {k: P(k).format(**wildcards) for k in ("assembly", "contigs")}
+
+
+def taxonomy_references(wildcards):
+    return {k: P("reference_" + k) for k in ("rfam", "ssu", "kraken2")}
 
 
 def all_loaded(wildcards):
@@ -315,12 +357,87 @@ rule qc_fastp:
         "scripts/qc_fastp.py"
 
 
+rule reference_pfam:
+    output:
+        hmms=P("reference_pfam"),
+    params:
+        source=lambda wc: {"url": "https://example.org/Pfam-A.hmm.gz"},
+    log:
+        RESULTS + "/logs/reference_pfam/pfam.log",
+    benchmark:
+        RESULTS + "/benchmarks/reference_pfam/pfam.tsv"
+    resources:
+        mem_mb=mem_mb("reference_pfam"),
+        runtime=runtime("reference_pfam"),
+    conda:
+        "envs/mgnify-db.yaml"
+    script:
+        "scripts/reference_pfam.py"
+
+
+rule reference_rfam:
+    output:
+        cm=P("reference_rfam"),
+    params:
+        source=lambda wc: {"url": "https://example.org/Rfam.cm.gz"},
+    log:
+        RESULTS + "/logs/reference_rfam/rfam.log",
+    benchmark:
+        RESULTS + "/benchmarks/reference_rfam/rfam.tsv"
+    resources:
+        mem_mb=mem_mb("reference_rfam"),
+        runtime=runtime("reference_rfam"),
+    conda:
+        "envs/infernal.yaml"
+    script:
+        "scripts/reference_rfam.py"
+
+
+rule reference_ssu:
+    output:
+        fasta=P("reference_ssu"),
+    params:
+        source=lambda wc: {"url": "https://example.org/ssu.fa.gz"},
+    log:
+        RESULTS + "/logs/reference_ssu/ssu.log",
+    benchmark:
+        RESULTS + "/benchmarks/reference_ssu/ssu.tsv"
+    resources:
+        mem_mb=mem_mb("reference_ssu"),
+        runtime=runtime("reference_ssu"),
+    conda:
+        "envs/mgnify-db.yaml"
+    script:
+        "scripts/reference_ssu.py"
+
+
+rule reference_kraken2:
+    output:
+        db=directory(P("reference_kraken2")),
+    params:
+        source=lambda wc: {"genomes": []},
+    log:
+        RESULTS + "/logs/reference_kraken2/kraken2.log",
+    benchmark:
+        RESULTS + "/benchmarks/reference_kraken2/kraken2.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb("reference_kraken2"),
+        runtime=runtime("reference_kraken2"),
+    conda:
+        "envs/kraken2.yaml"
+    script:
+        "scripts/reference_kraken2.py"
+
+
 rule assembly_megahit:
     input:
         qc=P("qc"),
+        reads=lambda wc: P("qc").format(**wc),
     output:
         contigs=P("contigs"),
         stats=P("assembly"),
+        coverage=P("contig_coverage"),
     params:
         jobs=JOBS("assembly_megahit"),
     log:
@@ -340,12 +457,16 @@ rule assembly_megahit:
 
 rule analysis_cds:
     input:
-        assembly=P("assembly"),
-        contigs=P("contigs"),
+        unpack(run_assembly),
+        hmms=P("reference_pfam"),
     output:
         faa=P("cds_faa"),
         gff=P("cds_gff"),
         counts=P("cds_counts"),
+        domains=P("pfam_domains"),
+        domains_gzi=P("pfam_domains") + ".gzi",
+        annotations=P("pfam_annotations"),
+        annotations_gzi=P("pfam_annotations") + ".gzi",
     params:
         jobs=JOBS("analysis_cds"),
     log:
@@ -363,28 +484,29 @@ rule analysis_cds:
         "scripts/analysis_cds.py"
 
 
-rule analysis_rrna:
+rule analysis_taxonomy:
     input:
-        assembly=P("assembly"),
-        contigs=P("contigs"),
+        unpack(taxonomy_references),
+        unpack(run_assembly),
+        cds_gff=P("cds_gff"),
+        domains=P("pfam_domains"),
     output:
-        gff=P("rrna_gff"),
-        counts=P("rrna_counts"),
+        **TAXONOMY_OUTPUTS,
     params:
-        jobs=JOBS("analysis_rrna"),
+        jobs=JOBS("analysis_taxonomy"),
     log:
-        LOG("analysis_rrna"),
+        LOG("analysis_taxonomy"),
     benchmark:
-        BENCH("analysis_rrna")
+        BENCH("analysis_taxonomy")
     threads: 2
     resources:
-        mem_mb=mem_mb("analysis_rrna"),
+        mem_mb=mem_mb("analysis_taxonomy"),
         attempt=attempt,
-        runtime=runtime("analysis_rrna"),
+        runtime=runtime("analysis_taxonomy"),
     conda:
-        "envs/barrnap.yaml"
+        "envs/taxonomy.yaml"
     script:
-        "scripts/analysis_rrna.py"
+        "scripts/analysis_taxonomy.py"
 
 
 rule catalogue_load_study:
@@ -443,9 +565,21 @@ SAME_DIRECTIVES_SCRIPTS = {
     "qc_fastp": True,
     "assembly_megahit": False,
     "analysis_cds": False,
-    "analysis_rrna": False,
+    "analysis_taxonomy": False,
+    "reference_pfam": False,
+    "reference_rfam": False,
+    "reference_ssu": False,
+    "reference_kraken2": True,
 }
-SAME_DIRECTIVES_ENVS = ("mgnify-db", "fastp", "megahit", "pyrodigal", "barrnap")
+SAME_DIRECTIVES_ENVS = (
+    "mgnify-db",
+    "fastp",
+    "megahit",
+    "pyrodigal",
+    "taxonomy",
+    "infernal",
+    "kraken2",
+)
 SAME_DIRECTIVES_ENV = "channels: [conda-forge, nodefaults]\ndependencies:\n  - python =3.11\n"
 
 

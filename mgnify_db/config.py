@@ -195,7 +195,9 @@ class QcGate(Strict):
         " (a sample that is mostly host)",
     )
     min_contigs: Annotated[int, Field(ge=0)] = Field(
-        2, description="an assembly with fewer contigs (>= min_contig_len) fails its QC"
+        1,
+        description="an assembly with fewer contigs (>= min_contig_len) fails its QC (MGnify"
+        " asks 2 before submitting an assembly to ENA; a phage can assemble into one)",
     )
 
 
