@@ -151,9 +151,7 @@ def _records(
         )
         why = suppressed or f"the study's assembler is now {assembler}"
         job = _job_id(events, rules)
-        out.append(
-            RecordState(spec.kind, pipeline, key, status, reason, result, job, why, other)
-        )
+        out.append(RecordState(spec.kind, pipeline, key, status, reason, result, job, why, other))
     return out
 
 

@@ -398,7 +398,6 @@ def analysis_cds(
 ) -> int:
     """CDS (pyrodigal, metagenome mode) and their Pfam domains (pyhmmer, the configured HMMs'
     GA cutoffs): the per-CDS domain table and the `pfams` annotation table."""
-    from .references import read_manifest
     from .tools.hmmer import domain_counts, hmmer_version, search_domains, write_domain_table
 
     if reason := _gate(assembly):
@@ -416,7 +415,6 @@ def analysis_cds(
         plain.unlink()
         found = domain_counts(hits)
         write_annotation_table(annotations, asm.pfam_annotations(found), log=log_file)
-        manifest = read_manifest(hmms)
         write_json(
             counts,
             {
@@ -425,7 +423,7 @@ def analysis_cds(
                 "cds_with_pfam": len({h.protein for h in hits}),
                 "pfam_entries": len(found),
                 "pfam_tool_version": hmmer_version(),
-                "pfam_reference": manifest.sources[0].model_dump() if manifest else None,
+                "pfam_reference": _reference_source(hmms),
             },
         )
         extra["message"] = f"{n} CDS, {len(hits)} Pfam domains"
@@ -462,7 +460,7 @@ def analysis_taxonomy(
         for name in indexed:
             _empty_bgzip(out[name], log_file)
         return {}
-    with record(job) as extra, attempt_dir(out["rrna_counts"].parent, ".taxonomy") as tmp:
+    with record(job) as extra, attempt_dir(out["rrna_counts"].parent, "taxonomy") as tmp:
         hits = infernal.run_cmsearch(
             contigs,
             cm,
@@ -530,10 +528,23 @@ def analysis_taxonomy(
             "rrna_tool_version": infernal.infernal_version(),
             "ssu_tool_version": sintax.vsearch_version(),
             "contig_taxonomy_tool_version": k2.kraken2_version() if kraken2_db else None,
+            **{
+                f"{name}_reference": _reference_source(path)
+                for name, path in (("rrna", cm), ("ssu", ssu_reference), ("kraken2", kraken2_db))
+                if path is not None
+            },
         }
         write_json(out["rrna_counts"], figures)
         extra["message"] = json.dumps(found, sort_keys=True)
     return found
+
+
+def _reference_source(built: Path) -> dict | None:
+    """What a reference database was built from (its first source: location, sha256...)."""
+    from .references import read_manifest
+
+    manifest = read_manifest(built)
+    return manifest.sources[0].model_dump() if manifest and manifest.sources else None
 
 
 def _empty_bgzip(dest: Path, log_file: Path) -> None:
