@@ -224,6 +224,26 @@ TAXONOMY_INDEXED = (
 )
 
 
+def source_identity(source) -> object:
+    """What identifies a reference source for Snakemake's params (a change reruns its rule):
+    its checksum when given (the same bytes from a moved mirror rebuild nothing), else where
+    it is; recursively for a model holding sources (kraken2's genomes and taxonomy)."""
+    from pydantic import BaseModel
+
+    from .config import Source
+
+    if isinstance(source, Source):
+        rest = source.model_dump(exclude={"url", "path", "sha256", "md5"})
+        if source.sha256 or source.md5:
+            return {"sha256": source.sha256, "md5": source.md5, **rest}
+        return {"location": source.location, **rest}
+    if isinstance(source, BaseModel):
+        return {k: source_identity(getattr(source, k)) for k in type(source).model_fields}
+    if isinstance(source, list):
+        return [source_identity(s) for s in source]
+    return source
+
+
 def decontamination_genomes(cfg: GlobalConfig, plan: StudyPlan) -> list[str]:
     """The genomes whose reads are removed from the study's runs (its hosts, by biome or its
     own `host_genomes`, and the contaminants); [] = its runs are not decontaminated."""

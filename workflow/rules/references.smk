@@ -1,12 +1,13 @@
 # Reference databases, built once per results dir from config `references:` (a URL or a path,
-# checksum checked; mgnify_db/references.py). A changed source rebuilds its database (params).
+# checksum checked; mgnify_db/references.py). A changed source rebuilds its database (params:
+# its checksum when given, so a mirror that moves rebuilds nothing).
 
 
 rule reference_pfam:
     output:
         hmms=P("reference_pfam"),
     params:
-        source=lambda wc: CFG.references.pfam.model_dump(),
+        source=lambda wc: smk.source_identity(CFG.references.pfam),
     log:
         REF_LOG("reference_pfam", "pfam"),
     benchmark:
@@ -24,7 +25,7 @@ rule reference_rfam:
     output:
         cm=P("reference_rfam"),
     params:
-        source=lambda wc: CFG.references.rfam.model_dump(),
+        source=lambda wc: smk.source_identity(CFG.references.rfam),
     log:
         REF_LOG("reference_rfam", "rfam"),
     benchmark:
@@ -42,7 +43,7 @@ rule reference_ssu:
     output:
         fasta=P("reference_ssu"),
     params:
-        source=lambda wc: CFG.references.ssu.model_dump(),
+        source=lambda wc: smk.source_identity(CFG.references.ssu),
     log:
         REF_LOG("reference_ssu", "ssu"),
     benchmark:
@@ -60,7 +61,7 @@ rule reference_kraken2:
     output:
         db=directory(P("reference_kraken2")),
     params:
-        source=lambda wc: CFG.references.kraken2.model_dump() if CFG.references.kraken2 else None,
+        source=lambda wc: smk.source_identity(CFG.references.kraken2),
     log:
         REF_LOG("reference_kraken2", "kraken2"),
     benchmark:
@@ -80,7 +81,7 @@ rule reference_decontamination:
         index=P("reference_decontamination"),
     params:
         sources=lambda wc: {
-            name: CFG.references.decontamination.genomes[name].model_dump()
+            name: smk.source_identity(CFG.references.decontamination.genomes[name])
             for name in wc.genomes.split("+")
         },
     log:
