@@ -29,6 +29,7 @@ from .jobs.memory import MemoryPolicy
 
 STUDY_ACCESSION = re.compile(r"^(PRJ[EDN][A-Z]\d+|[EDS]RP\d{6,})$")
 RUN_ACCESSION = re.compile(r"^[EDS]RR\d{6,}$")
+COASSEMBLY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 LINEAGE = re.compile(r"^root(:[^:]+)*$")
 WEBIN_ACCOUNT = re.compile(r"^webin-\d+$", re.IGNORECASE)
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -550,6 +551,12 @@ class StudyConfig(Strict):
         description="decontamination genome names for this study's hosts (overrides the biome's"
         " in config.yaml references.decontamination.hosts; [] = none)",
     )
+    coassemblies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="co-assembly name -> its runs (two or more, same layout): each group is"
+        " assembled once from all its runs' cleaned reads, besides each run's own assembly;"
+        " its assembler is the study's (or run_assemblers' entry for the name)",
+    )
 
     @field_validator("accession")
     @classmethod
@@ -578,13 +585,32 @@ class StudyConfig(Strict):
             raise NestedError(("webin_owner",), "required when is_private is true")
         return self
 
-    @field_validator("run_assemblers")
+    @field_validator("coassemblies")
     @classmethod
-    def _run_keys(cls, v: dict[str, Assembler]) -> dict[str, Assembler]:
-        for acc in v:
-            if not RUN_ACCESSION.match(acc):
-                raise NestedError((acc,), f"{acc!r} is not an ENA run accession (ERR/SRR/DRR...)")
+    def _coassemblies(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, runs in v.items():
+            if not COASSEMBLY_NAME.match(name) or RUN_ACCESSION.match(name):
+                raise NestedError(
+                    (name,),
+                    f"{name!r} is not a co-assembly name (a letter, then letters, digits, _ or -;"
+                    " not a run accession)",
+                )
+            for acc in runs:
+                if not RUN_ACCESSION.match(acc):
+                    raise NestedError((name,), f"{acc!r} is not an ENA run accession")
+            if len(set(runs)) < 2 or len(set(runs)) != len(runs):
+                raise NestedError((name,), "needs two or more runs, each named once")
         return v
+
+    @model_validator(mode="after")
+    def _coassembler_keys(self) -> StudyConfig:
+        # run_assemblers may name a co-assembly as well as a run
+        for key in self.run_assemblers:
+            if not RUN_ACCESSION.match(key) and key not in self.coassemblies:
+                raise NestedError(
+                    ("run_assemblers", key), f"{key!r} is neither a run accession nor a co-assembly"
+                )
+        return self
 
     @field_validator("include_runs", "exclude_runs")
     @classmethod

@@ -41,14 +41,45 @@ class StudyPlan:
     def eligible(self) -> list[str]:
         return [run for run, d in self.decisions.items() if d.eligible]
 
+    @cached_property
+    def coassemblies(self) -> dict[str, list[str]]:
+        """The co-assemblies made: each config group's runs that the study processes (a group
+        with none is not made)."""
+        groups = {
+            name: [r for r in runs if r in self.decisions and self.decisions[r].eligible]
+            for name, runs in self.config.coassemblies.items()
+        }
+        return {name: runs for name, runs in groups.items() if runs}
+
+    @property
+    def units(self) -> list[str]:
+        """What is assembled and analysed: each eligible run, then each co-assembly."""
+        return [*self.eligible, *self.coassemblies]
+
+    def members(self, unit: str) -> list[str]:
+        """The runs whose reads a unit (run or co-assembly) is assembled from."""
+        return self.coassemblies.get(unit, [unit])
+
+    def coassembly_problem(self) -> str | None:
+        """Why the config's co-assemblies cannot be made from these runs (one line), or None."""
+        for name, runs in self.config.coassemblies.items():
+            if unknown := [r for r in runs if r not in self.decisions]:
+                return f"coassemblies.{name}: {unknown[0]} is not a run of {self.accession} in ENA"
+            layouts = {str(self.decisions[r].layout) for r in self.coassemblies.get(name, [])}
+            if len(layouts) > 1:
+                shown = ", ".join(sorted(layouts))
+                return f"coassemblies.{name}: its runs have different layouts ({shown})"
+        return None
+
     def fastq(self, run: str) -> list[dict]:
         return [f.model_dump() for f in self.decisions[run].fastq]
 
     def assembler(self, run: str) -> str:
-        """The assembler of a run: the study's choice (or the run's own); metaSPAdes only for
-        paired reads."""
+        """The assembler of a run or co-assembly: the study's choice (or its own); metaSPAdes
+        only for paired reads."""
         choice = self.config.run_assemblers.get(run, self.config.assembler)
-        paired = self.decisions[run].layout == LibraryLayout.PAIRED
+        members = self.coassemblies.get(run, [run])
+        paired = all(self.decisions[r].layout == LibraryLayout.PAIRED for r in members)
         if choice in (Assembler.METASPADES, Assembler.AUTO):
             return Assembler.METASPADES.value if paired else Assembler.MEGAHIT.value
         return Assembler.MEGAHIT.value

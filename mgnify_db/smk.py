@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import resource as rusage
 import shutil
 import socket
@@ -64,6 +65,22 @@ def load_studies(cfg: GlobalConfig) -> dict[str, StudyConfig]:
         raise ConfigError(f"{cfg.studies_dir}: no study files (<ACCESSION>.yaml) found")
     check_references(cfg, studies)
     return studies
+
+
+def paths_of(value: str | list[str]) -> list[Path]:
+    """A rule's named input or output as paths: one path, or a list of them."""
+    return [Path(value)] if isinstance(value, str) else [Path(v) for v in value]
+
+
+def study_config_file(cfg: GlobalConfig, study: str) -> Path:
+    """The file a study's config came from (named in errors)."""
+    return Path(cfg.studies_dir) / f"{study}.yaml"
+
+
+def unit_pattern(plans: Mapping[str, StudyPlan]) -> str:
+    """The `run` wildcard's constraint: a run accession or a co-assembly's name."""
+    names = sorted({name for plan in plans.values() for name in plan.config.coassemblies})
+    return "|".join([r"[EDS]RR\d+", *(re.escape(n) for n in names)])
 
 
 # -- plans -------------------------------------------------------------------------------------
@@ -173,8 +190,9 @@ def start_mb(cfg: GlobalConfig, rule: str, plan: StudyPlan, run: str | None) -> 
         return plan.config.assembly_mem_mb
     if "mem_mb" in cfg.resources.get(rule, {}):
         return resource(cfg, rule, "mem_mb")
-    ena_run = plan.runs.get(run or "")
-    bases = (ena_run.base_count or 0) if ena_run else 0
+    # a co-assembly's reads are all its runs'
+    members = [plan.runs[r] for r in plan.members(run or "") if r in plan.runs]
+    bases = sum(r.base_count or 0 for r in members)
     return start_memory(cfg.memory, spec.assembler, plan.config.biome, bases)
 
 
@@ -292,7 +310,7 @@ def after_failure(cfg: GlobalConfig, plans: Mapping[str, StudyPlan]) -> None:
         paths = StudyPaths(results, acc)
         try:
             if paths.path("slurm_logs").is_dir():
-                for run in plan.eligible:
+                for run in plan.units:
                     jobs_dir = paths.path("jobs", run)
                     for rule in all_rules():
                         f = events_path(jobs_dir, rule)

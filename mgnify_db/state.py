@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import RUN_ACCESSION
 from .ena.eligibility import Decision
 from .ids import AccessionKind, Ledger
 from .io import read_json
@@ -45,6 +46,8 @@ class RunState:
     events: list[JobEvent] = field(default_factory=list)
     records: list[RecordState] = field(default_factory=list)
     suppressed: str | None = None
+    # a co-assembly's state (`run` is its name): the runs it is assembled from
+    members: tuple[str, ...] = ()
 
 
 def run_rules(pipelines: list[Pipeline]) -> list[str]:
@@ -96,17 +99,20 @@ def _records(
     *,
     known_only: bool = False,
     assembler: str | None = None,
+    unit_key: str | None = None,
 ) -> list[RecordState]:
     """The pipeline's records for a run, its assembly by `assembler` (default: the pipeline's
     first). Suppressed ones (and, with `known_only`, all) only if they were ever allocated: a
     record with an accession never disappears. An assembly by another assembler that was
-    made once (the study's assembler changed) is kept, suppressed."""
+    made once (the study's assembler changed) is kept, suppressed. `unit_key` names the unit
+    in the ledger (default: the run; a co-assembly's is `<study>/<name>`)."""
+    unit_key = unit_key or run
     assembler = assembler or (pipeline.assemblers[0] if pipeline.assemblers else None)
     out: list[RecordState] = []
     done: dict[AccessionKind, bool] = {}
     gate_failed: dict[AccessionKind, str] = {}
     for spec in pipeline.records:
-        key = pipeline.key(run, spec.kind, assembler)
+        key = pipeline.key(unit_key, spec.kind, assembler)
         if (suppressed is not None or known_only) and (
             ledger is None or ledger.get(spec.kind, key) is None
         ):
@@ -141,7 +147,7 @@ def _records(
         )
     spec = pipeline.record(AccessionKind.ASSEMBLY)
     for other in pipeline.assemblers if spec is not None and ledger is not None else ():
-        key = pipeline.key(run, AccessionKind.ASSEMBLY, other)
+        key = pipeline.key(unit_key, AccessionKind.ASSEMBLY, other)
         if other == assembler or ledger.get(AccessionKind.ASSEMBLY, key) is None:
             continue
         rules = pipeline.rules_for(spec, other)
@@ -245,9 +251,73 @@ def withdrawn_run_state(paths: StudyPaths, run: str, ledger: Ledger | None) -> R
     return state
 
 
+def coassembly_key(plan: StudyPlan, name: str) -> str:
+    """A co-assembly's unit in the ledger (names are the study's own: the study is in it)."""
+    return f"{plan.accession}/{name}"
+
+
+def coassembly_state(
+    paths: StudyPaths, plan: StudyPlan, name: str, ledger: Ledger | None = None
+) -> RunState:
+    """A co-assembly's state: pending until each of its runs has its QC, failed QC when none
+    passed; a co-assembly no longer made (gone from the config, or none of its runs processed
+    any more) keeps the records it had, suppressed."""
+    members = tuple(plan.coassemblies.get(name, ()))
+    events = run_events(paths, name)
+    decision = Decision(run_accession=name, eligible=bool(members))
+    state = RunState(name, decision, Status.PENDING, events=events, members=members)
+    state.job_id = None
+    wanted = [PIPELINES[a] for a in plan.config.analyses]
+    assembler = plan.assembler(name) if members else None
+
+    def records(p: Pipeline, why: str | None, **kw) -> list[RecordState]:
+        key = coassembly_key(plan, name)
+        return _records(
+            paths, name, p, events, why, ledger, assembler=assembler, unit_key=key, **kw
+        )
+
+    if not members:
+        why = (
+            "none of the co-assembly's runs is processed"
+            if name in plan.config.coassemblies
+            else "the co-assembly is no longer in the study's config"
+        )
+        state.status, state.reason, state.suppressed = Status.SKIPPED, why, why
+        for p in PIPELINES.values():
+            state.records += records(p, why)
+        return state
+    for p in PIPELINES.values():
+        if p not in wanted:
+            state.records += records(p, f"pipeline {p.name} not in the study's analyses")
+    qcs = {r: run_qc(paths, r) for r in members}
+    if any(qc is None for qc in qcs.values()):
+        state.status, state.reason = _from_events(events, ())
+        for p in wanted:
+            state.records += records(p, None, known_only=True)
+        return state
+    if not any(qc.get("passed") for qc in qcs.values()):
+        state.status, state.reason = Status.QC_FAILED, "no run of the co-assembly passed QC"
+        for p in wanted:
+            state.records += records(p, state.reason)
+        return state
+    state.status = Status.COMPLETED
+    for p in wanted:
+        state.records += records(p, None)
+    return state
+
+
+def former_coassemblies(paths: StudyPaths, plan: StudyPlan) -> list[str]:
+    """Co-assemblies with results that the plan no longer makes (names outside the config's,
+    or whose runs are all excluded)."""
+    runs_dir = paths.path("jobs", "x").parent.parent
+    found = (d.name for d in runs_dir.glob("*/") if not RUN_ACCESSION.match(d.name))
+    return sorted(n for n in found if n not in plan.coassemblies)
+
+
 def study_states(
     results: Path, plan: StudyPlan, ledger: Ledger | None, runs: list[str] | None = None
 ) -> list[RunState]:
+    """Every run's state (or `runs`'), then every co-assembly's (with `runs` = None)."""
     paths = StudyPaths(Path(results), plan.accession)
     wanted = plan.decisions if runs is None else [r for r in runs if r in plan.decisions]
     states = [run_state(paths, plan, r, ledger) for r in wanted]
@@ -256,4 +326,6 @@ def study_states(
             withdrawn_run_state(paths, r.run_accession, ledger)
             for r in plan.metadata.withdrawn_runs
         ]
+        for name in [*plan.coassemblies, *former_coassemblies(paths, plan)]:
+            states.append(coassembly_state(paths, plan, name, ledger))
     return states

@@ -266,8 +266,8 @@ def _assemble(
     assemble,
     *,
     cfg: GlobalConfig,
-    qc_dir: Path,
-    reads_dir: Path,
+    qc_dirs: list[Path],
+    reads_dirs: list[Path],
     contigs: Path,
     stats_out: Path,
     coverage_out: Path,
@@ -277,35 +277,50 @@ def _assemble(
     job: Job,
 ) -> AssemblyStats | None:
     """An assembler (`assemble(reads, out_dir)` -> AssemblyStats: contigs.fa.gz and
-    assembly.json in out_dir) on the run's cleaned reads, then the reads mapped back for
-    per-contig coverage (stored on the assembly); fewer contigs than `qc.min_contigs` fails
-    the assembly's QC."""
+    assembly.json in out_dir) on the cleaned reads of a run, or of a co-assembly's runs (those
+    that passed QC, pooled), then those reads mapped back for per-contig coverage (stored on
+    the assembly); fewer contigs than `qc.min_contigs` fails the assembly's QC."""
     from .tools.coverage import contig_coverage
 
-    gate = reads_dir / ("qc.json" if reads_dir == qc_dir else "decontamination.json")
-    if reason := _gate(qc_dir / "qc.json") or _gate(gate):
+    kept, gated = [], []
+    for qc_dir, reads_dir in zip(qc_dirs, reads_dirs, strict=True):
+        gate = reads_dir / ("qc.json" if reads_dir == qc_dir else "decontamination.json")
+        if reason := _gate(qc_dir / "qc.json") or _gate(gate):
+            gated.append((qc_dir.parent.name, reason))
+        else:
+            kept.append((qc_dir.parent.name, qc_dir, reads_dir))
+    if not kept:
+        reason = (
+            gated[0][1]
+            if len(gated) == 1
+            else "no run passed QC: " + "; ".join(f"{run}: {why}" for run, why in gated)
+        )
         _write_gated(reason, contigs, stats_out, coverage_out)
         return None
     with record(job) as extra:
-        reads = reads_of(reads_dir)
+        pooled = contigs.parent / ".reads"
+        reads = _pool_reads([reads_of(d) for _, _, d in kept], pooled)
         stats = assemble(reads, contigs.parent)
         produced = contigs.parent / "contigs.fa.gz"
         if produced != contigs:
             produced.replace(contigs)
-        qc = read_json(qc_dir / "qc.json") or {}
+        qcs = [read_json(d / "qc.json") or {} for _, d, _ in kept]
+        before = [q.get("bases_before") for q in qcs]
         cov = contig_coverage(
             contigs,
             reads,
             coverage_out,
             threads=threads,
-            bases_before_qc=qc.get("bases_before"),
+            bases_before_qc=None if None in before else sum(before),
             log=log_file,
         )
+        shutil.rmtree(pooled, ignore_errors=True)
         stats = stats.model_copy(
             update={
                 "coverage": cov.coverage,
                 "coverage_depth": cov.coverage_depth,
                 "covered_fraction": cov.covered_fraction,
+                "runs": [run for run, _, _ in kept],
             }
         )
         if stats.n_contigs < cfg.qc.min_contigs:
@@ -318,7 +333,28 @@ def _assemble(
             )
         write_json(stats_out, stats.model_dump(mode="json"))
         extra["message"] = stats.reason or f"{stats.n_contigs} contigs, N50 {stats.n50}"
+        if gated:
+            extra["message"] += f"; left out: {', '.join(run for run, _ in gated)} (failed QC)"
     return stats
+
+
+def _pool_reads(runs: list[list[Path]], out_dir: Path) -> list[Path]:
+    """One run's reads as they are; several runs' concatenated mate by mate into `out_dir`
+    (gzip members concatenate into a valid gzip; metaSPAdes takes one library only)."""
+    if len(runs) == 1:
+        return runs[0]
+    if len({len(r) for r in runs}) != 1:
+        raise ValueError("a co-assembly's runs must all be paired or all single-end")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pooled = []
+    for mate, files in enumerate(zip(*runs, strict=True), start=1):
+        target = out_dir / f"reads_{mate}.fastq.gz"
+        with open(target, "wb") as out:
+            for f in files:
+                with open(f, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        pooled.append(target)
+    return pooled
 
 
 def assembly_megahit(

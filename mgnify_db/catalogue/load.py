@@ -15,7 +15,7 @@ from ..io import read_json
 from ..jobs import MemoryPolicy
 from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
 from ..plan import StudyPlan, recorded_plan
-from ..state import run_state
+from ..state import coassembly_state, run_state
 from .rows import pending_study_rows, run_rows, study_accession, study_rows
 from .store import CatalogueError, SchemaMismatch, SqliteStore, open_store
 
@@ -57,10 +57,13 @@ def load_study(
 def load_run(
     store: SqliteStore, results: Path, cfg: GlobalConfig, plan: StudyPlan, run: str
 ) -> dict[str, int]:
-    """Replace one run's rows (the study's own rows are loaded first if missing)."""
+    """Replace one run's rows, or a co-assembly's (`run` = its name); the study's own rows
+    are loaded first if missing, and a co-assembly's runs' rows too."""
     cfg = recorded_config(results, cfg)
     ledger = Ledger.shared(ledger_path(results))
     mgys = study_accession(plan.accession, ledger)
+    if run in plan.coassemblies:
+        return load_coassembly(store, results, cfg, plan, run, ledger, mgys)
     sample = plan.runs[run].sample_accession if run in plan.runs else None
     if not any(store.query("select 1 from studies where accession = ?", [mgys])) or not any(
         store.query("select 1 from samples where accession = ?", [sample])
@@ -76,6 +79,38 @@ def load_run(
         return run_rows(plan, state, results, ledger, mgys, cfg)
 
     return counts(store.replace_run(mgys, run, make_rows))
+
+
+def load_coassembly(
+    store: SqliteStore,
+    results: Path,
+    cfg: GlobalConfig,
+    plan: StudyPlan,
+    name: str,
+    ledger: Ledger,
+    mgys: str,
+) -> dict[str, int]:
+    """Replace a co-assembly's rows; its runs' rows are loaded first where missing (its
+    assembly links them)."""
+    members = plan.coassemblies[name]
+    loaded = {
+        r["accession"]
+        for r in store.query(
+            "select accession from runs where study = ? and accession in"
+            f" ({', '.join('?' * len(members))})",
+            [mgys, *members],
+        )
+    }
+    for run in members:
+        if run not in loaded:
+            load_run(store, results, cfg, plan, run)
+    paths = StudyPaths(Path(results), plan.accession)
+
+    def make_rows():
+        state = coassembly_state(paths, plan, name, ledger)
+        return run_rows(plan, state, results, ledger, mgys, cfg)
+
+    return counts(store.replace_run(mgys, name, make_rows, coassembly=True))
 
 
 def rebuild(db_path: Path, results: Path, cfg: GlobalConfig, *, allow_empty: bool = False) -> dict:

@@ -115,7 +115,13 @@ def _event_id(e: dict) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def event_rows(events: list[JobEvent], mgys: str, run: str | None, policy: MemoryPolicy) -> list:
+def event_rows(
+    events: list[JobEvent],
+    mgys: str,
+    run: str | None,
+    policy: MemoryPolicy,
+    coassembly: str | None = None,
+) -> list:
     rows = []
     for e in events:
         rows.append(
@@ -123,6 +129,7 @@ def event_rows(events: list[JobEvent], mgys: str, run: str | None, policy: Memor
                 "time": e.time,
                 "study": mgys,
                 "run": run,
+                "coassembly": coassembly,
                 "rule": e.rule,
                 "event": str(e.event),
                 "attempt": e.attempt,
@@ -144,6 +151,7 @@ def event_rows(events: list[JobEvent], mgys: str, run: str | None, policy: Memor
                     "time": m.get("time"),
                     "study": mgys,
                     "run": run,
+                    "coassembly": coassembly,
                     "rule": rule,
                     "event": "memory",
                     "attempt": m.get("attempt"),
@@ -333,15 +341,17 @@ def run_rows(
     out = empty()
     config = plan.config
     paths = StudyPaths(Path(results), plan.accession)
+    run_dir = str(Path(paths.rel("qc", state.run)).parent)
+    events_by_rule: dict[str, list[str]] = {}
+    for e in state.events:
+        events_by_rule.setdefault(e.rule, []).append(e.time)
+    if is_coassembly(plan, state):
+        return _record_rows(out, plan, state, paths, ledger, mgys, cfg, events_by_rule, run_dir)
     d, qc = state.decision, state.qc or {}
     r = plan.runs.get(state.run) or next(
         w for w in plan.metadata.withdrawn_runs if w.run_accession == state.run
     )
     etype = _experiment_type(state)
-    run_dir = str(Path(paths.rel("qc", state.run)).parent)
-    events_by_rule: dict[str, list[str]] = {}
-    for e in state.events:
-        events_by_rule.setdefault(e.rule, []).append(e.time)
     out["runs"].append(
         {
             "accession": state.run,
@@ -389,6 +399,48 @@ def run_rows(
         }
     )
     out["events"] = event_rows(state.events, mgys, state.run, cfg.memory)
+    return _record_rows(out, plan, state, paths, ledger, mgys, cfg, events_by_rule, run_dir)
+
+
+def is_coassembly(plan: StudyPlan, state: RunState) -> bool:
+    """Whether a state is a co-assembly's (one made now, or one the plan no longer makes)."""
+    return bool(state.members) or (
+        state.run not in plan.decisions
+        and all(w.run_accession != state.run for w in plan.metadata.withdrawn_runs)
+    )
+
+
+def _record_rows(
+    out: Rows,
+    plan: StudyPlan,
+    state: RunState,
+    paths: StudyPaths,
+    ledger: Ledger,
+    mgys: str,
+    cfg: GlobalConfig,
+    events_by_rule: dict[str, list[str]],
+    run_dir: str,
+) -> Rows:
+    """The rows of a unit's records (a run's, or a co-assembly's: its `run` is empty, its
+    `coassembly` is its name, its assembly links each run it was made from)."""
+    config = plan.config
+    co = is_coassembly(plan, state)
+    if co:
+        unit_run, coassembly, etype = None, state.run, None
+        out["events"] = event_rows(state.events, mgys, None, cfg.memory, coassembly=state.run)
+        samples = {plan.runs[m].sample_accession for m in state.members if m in plan.runs}
+        sample = samples.pop() if len(samples) == 1 else None  # MGnify: a virtual sample
+    else:
+        unit_run, coassembly, etype = state.run, None, _experiment_type(state)
+        r = plan.runs.get(state.run) or next(
+            w for w in plan.metadata.withdrawn_runs if w.run_accession == state.run
+        )
+        sample = r.sample_accession
+
+    def linked_runs(asm: RecordState) -> list[str]:
+        made_from = ((asm.result or {}).get("assembly") or {}).get("runs")
+        return made_from or list(state.members) or [state.run]
+
     # Allocation in a fixed order (assemblies first) keeps accessions stable across loaders.
     by_pipeline: dict[str, list[RecordState]] = {}
     for rec in state.records:
@@ -405,10 +457,11 @@ def run_rows(
                 "id": number,
                 "ena_accession": None,
                 "ena_accessions": "[]",
-                "run": state.run,
+                "run": unit_run,
+                "coassembly": coassembly,
                 "study": mgys,
                 "assembly_study": mgys,
-                "sample": r.sample_accession,
+                "sample": sample,
                 "pipeline": asm.pipeline.name,
                 "assembler": asm.assembler,
                 "status": str(asm.status),
@@ -423,6 +476,7 @@ def run_rows(
                         if cols.get(k) is not None
                     }
                     | _contaminant_reference(state.qc)
+                    | ({"runs": linked_runs(asm)} if co else {})
                 ),
                 "results_dir": str(
                     Path(paths.rel("assembly", state.run, asm.assembler or "")).parent
@@ -435,9 +489,10 @@ def run_rows(
                 **_visibility(config, asm.suppressed),
             }
         )
-        out["assembly_runs"].append(
-            {"id": _id(acc, state.run), "assembly": acc, "run": state.run, "study": mgys}
-        )
+        out["assembly_runs"] += [
+            {"id": _id(acc, run), "assembly": acc, "run": run, "study": mgys}
+            for run in linked_runs(asm)
+        ]
         return acc
 
     for group in by_pipeline.values():
@@ -461,8 +516,9 @@ def run_rows(
                     "accession": mgya,
                     "id": number,
                     "study": mgys,
-                    "sample": r.sample_accession,
-                    "run": state.run,
+                    "sample": sample,
+                    "run": unit_run,
+                    "coassembly": coassembly,
                     "assembly": asm_acc,
                     "experiment_type": str(a_type) if a_type else None,
                     "experiment_type_label": EXPERIMENT_TYPE_LABELS[a_type] if a_type else None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Rows = dict[str, list[dict]]  # table name -> its rows (what a load replaces)
 
@@ -235,6 +235,7 @@ TABLES: dict[str, Table] = {
                 "ena_accession": str,
                 "ena_accessions": str,
                 "run": str,
+                "coassembly": str,
                 "study": str,
                 "assembly_study": str,
                 "sample": str,
@@ -266,6 +267,7 @@ TABLES: dict[str, Table] = {
             ],
             indexes=[
                 ["run", "assembler"],
+                ["study", "coassembly"],
                 ["assembler"],
                 ["study", "status"],
                 ["sample"],
@@ -294,6 +296,7 @@ TABLES: dict[str, Table] = {
                 "study": str,
                 "sample": str,
                 "run": str,
+                "coassembly": str,
                 "assembly": str,
                 "experiment_type": str,
                 "experiment_type_label": str,
@@ -327,6 +330,7 @@ TABLES: dict[str, Table] = {
                 ["study", "status"],
                 ["sample"],
                 ["run"],
+                ["study", "coassembly"],
                 ["assembly"],
                 ["status"],
                 ["experiment_type"],
@@ -396,6 +400,7 @@ TABLES: dict[str, Table] = {
                 "time": str,
                 "study": str,
                 "run": str,
+                "coassembly": str,
                 "rule": str,
                 "event": str,
                 "attempt": int,
@@ -408,7 +413,15 @@ TABLES: dict[str, Table] = {
             },
             pk="id",
             foreign_keys=[("study", "studies", "accession"), ("run", "runs", "accession")],
-            indexes=[["study"], ["run"], ["rule"], ["event"], ["cause"], ["time"]],
+            indexes=[
+                ["study"],
+                ["run"],
+                ["study", "coassembly"],
+                ["rule"],
+                ["event"],
+                ["cause"],
+                ["time"],
+            ],
         ),
     )
 }

@@ -31,7 +31,9 @@ class SchemaMismatch(CatalogueError):
 
 class Store(Protocol):
     def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows: ...
-    def replace_run(self, study: str, run: str, make_rows: Callable[[], Rows]) -> Rows: ...
+    def replace_run(
+        self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
+    ) -> Rows: ...
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]: ...
     def close(self) -> None: ...
 
@@ -200,28 +202,39 @@ class SqliteStore:
             self._prune_biomes()
         return rows
 
-    def replace_run(self, study: str, run: str, make_rows: Callable[[], Rows]) -> Rows:
+    def replace_run(
+        self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
+    ) -> Rows:
         """One run's rows (the run, its assemblies, analyses, annotations, downloads, events)
-        become exactly `make_rows()` (called under the write lock)."""
+        become exactly `make_rows()` (called under the write lock). With `coassembly`, `run`
+        is a co-assembly's name: its assemblies, analyses and events are replaced instead."""
+        unit = f"{'coassembly' if coassembly else 'run'} = :run AND study = :study"
         with self._write():
             rows = make_rows()
             params = {"run": run, "study": study}
-            kept = self._kept_annotations(rows, "run = :run AND study = :study", params)
+            kept = self._kept_annotations(rows, unit, params)
             self.db.execute(
                 "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
-                " FROM analyses WHERE run = :run AND study = :study) OR assembly IN (SELECT"
-                " accession FROM assemblies WHERE run = :run AND study = :study))",
+                f" FROM analyses WHERE {unit}) OR assembly IN (SELECT accession FROM assemblies"
+                f" WHERE {unit}))",
                 params,
             )
-            self._delete_owned(
-                "run = :run AND study = :study",
+            # an assembly owns its run links (a co-assembly's name runs that are not its own)
+            self.db.execute(
+                "DELETE FROM assembly_runs WHERE assembly IN"
+                f" (SELECT accession FROM assemblies WHERE {unit})",
                 params,
-                ["annotations", "events", "analyses", "assembly_runs", "assemblies"],
             )
+            self._delete_owned(unit, params, ["annotations", "events", "analyses", "assemblies"])
             self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")], kept)
             self._refresh_study(study)
             self._refresh_samples(
-                "select sample from runs where accession = :run and study = :study", params
+                "select sample from runs where study = :study and accession in"
+                " (select run from assembly_runs where study = :study and assembly in"
+                f" (select accession from assemblies where {unit}))"
+                if coassembly
+                else "select sample from runs where accession = :run and study = :study",
+                params,
             )
         return rows
 

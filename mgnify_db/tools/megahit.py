@@ -40,6 +40,8 @@ class AssemblyStats(BaseModel):
     coverage: float | None = None
     coverage_depth: float | None = None
     covered_fraction: float | None = None
+    # the runs whose reads were assembled (several for a co-assembly)
+    runs: list[str] | None = None
     # the assembly's own QC gate (qc.min_contigs): a failing assembly is not analysed
     passed: bool = True
     reason: str | None = None

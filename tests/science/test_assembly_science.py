@@ -242,3 +242,48 @@ def test_metaspades_assembles_its_run_to_the_same_bar(science_run, genomes, tmp_
     assert asm["assembler"] == "metaspades" and asm["status"] == "completed"
     assert asm["assembler_version"].startswith("3.15") and ana["assembly"] == asm["accession"]
     assert ana["status"] == "completed" and ana["cds_count"] > 40
+
+
+def test_coassembly_pools_its_runs_reads_to_the_bar(science_run, genomes, tmp_path):
+    """Two 4x lambda runs co-assembled (coassemblies: lambda-pool): pooled to 8x, the one
+    assembly meets the >= 5x bar, links both runs and is analysed once."""
+    runs = science_run / "results" / "studies" / SCIENCE_STUDY / "runs"
+    lam = "NC_001416.1"
+    fractions = {}
+    for unit in ("lambda-pool", "ERR0000203", "ERR0000204"):
+        contigs = runs / unit / "assembly" / "megahit" / "contigs.fa.gz"
+        paf = score.align_contigs(contigs, {lam: genomes[lam]}, tmp_path / f"{unit}.paf")
+        fractions[unit] = score.genome_fractions(paf, {lam: 48502})[lam].fraction
+    artefact("coassembly.json", {"genome_fraction": fractions, "coverage": {"each run": 4}})
+    assert fractions["lambda-pool"] >= 0.90
+    # pooling is what made it: the pooled reads assemble more of the genome than either run's
+    assert fractions["lambda-pool"] >= max(fractions["ERR0000203"], fractions["ERR0000204"])
+    with open_store(science_run / "results" / "catalogue.db", create=False) as store:
+        (asm,) = store.query("select * from assemblies where coassembly = 'lambda-pool'")
+        links = {
+            r["run"]
+            for r in store.query(
+                "select run from assembly_runs where assembly = ?", [asm["accession"]]
+            )
+        }
+        (ana,) = store.query("select * from analyses where coassembly = 'lambda-pool'")
+        singles = list(
+            store.query(
+                "select * from assemblies where run in ('ERR0000203', 'ERR0000204') order by run"
+            )
+        )
+        run_assemblies = {
+            r["accession"]
+            for r in store.query(
+                "select assembly as accession from assembly_runs where run = 'ERR0000203'"
+            )
+        }
+    assert asm["run"] is None and asm["status"] == "completed" and asm["assembler"] == "megahit"
+    assert asm["sample"] == "SAMEA00000201"  # both runs' sample
+    assert links == {"ERR0000203", "ERR0000204"}
+    assert json.loads(asm["metadata"])["runs"] == ["ERR0000203", "ERR0000204"]
+    assert ana["run"] is None and ana["assembly"] == asm["accession"]
+    assert ana["status"] == "completed" and ana["cds_count"] > 40
+    # each run keeps its own assembly; the run's assemblies include the co-assembly
+    assert [s["run"] for s in singles] == ["ERR0000203", "ERR0000204"]
+    assert run_assemblies == {singles[0]["accession"], asm["accession"]}

@@ -11,6 +11,7 @@ from mgnify_db.catalogue import CatalogueError, biome_path, biome_rows, dump, op
 from mgnify_db.catalogue import load_run as _load_run
 from mgnify_db.catalogue import load_study as _load_study
 from mgnify_db.catalogue.biomes import biome_tree
+from mgnify_db.catalogue.schema import SCHEMA_VERSION
 from mgnify_db.config import GlobalConfig
 from mgnify_db.io import append_jsonl
 from mgnify_db.jobs import reconcile_slurm
@@ -203,6 +204,80 @@ def test_another_assembler_makes_another_assembly_and_keeps_the_old(results, sto
         assert contigs[a["accession"]] == (
             f"studies/PRJEB1/runs/{run}/assembly/{assembler}/contigs.fa.gz"
         )
+
+
+def finish_coassembly(paths, name: str, runs: list[str]) -> None:
+    """A co-assembly's result files (as assembly_megahit and the analysis write them)."""
+    from mgnify_db.io import write_json
+
+    stats = {"n_contigs": 5, "total_length": 9000, "n50": 2500, "l50": 2, "largest_contig": 3000}
+    stats |= {"gc_content": 0.5, "assembler": "megahit", "runs": runs}
+    write_json(paths.path("assembly", name, assembler="megahit"), stats)
+    paths.path("contigs", name, assembler="megahit").write_bytes(b"x" * 10)
+    write_json(paths.path("cds_counts", name), {"cds_count": 20})
+    write_json(paths.path("rrna_counts", name), {"rrna": {"SSU": 1, "rRNA_16S": 1}})
+
+
+def test_a_coassembly_links_its_runs_and_outlives_their_reloads_and_its_config(results, store):
+    """A co-assembly is one assembly (no run of its own) linking each run it was made from,
+    with one analysis; loading one of its runs again leaves its links; loaded alone or with
+    the study, its rows are the same; dropped from the config, it is kept, suppressed."""
+    paths, runs = make_study(results, "PRJEB1", 3)
+    set_study_config(paths, coassemblies={"pool": runs[:2]})
+    for run in runs:
+        finish_run(paths, run)
+    load(store, results, "PRJEB1", runs)  # the runs first: the co-assembly is still pending
+    load(store, results, "PRJEB1", ["pool"])
+    (pending,) = rows(store, "select * from assemblies where coassembly = 'pool'")
+    assert pending["status"] == "pending" and pending["run"] is None
+    finish_coassembly(paths, "pool", runs[:2])
+    load(store, results, "PRJEB1", ["pool"])
+    (asm,) = rows(store, "select * from assemblies where coassembly = 'pool'")
+    assert asm["accession"] == pending["accession"] and asm["status"] == "completed"
+    assert asm["sample"] is None  # the runs are of two samples (MGnify: a virtual sample)
+    links = "select run from assembly_runs where assembly = ? order by run"
+    assert [r["run"] for r in rows(store, links, [asm["accession"]])] == runs[:2]
+    (ana,) = rows(store, "select * from analyses where coassembly = 'pool'")
+    assert ana["run"] is None and ana["assembly"] == asm["accession"] and ana["cds_count"] == 20
+    assert len(rows(store, "select * from assemblies")) == 4  # 3 runs' own + the co-assembly
+    load(store, results, "PRJEB1", [runs[0]])
+    assert [r["run"] for r in rows(store, links, [asm["accession"]])] == runs[:2]
+    by_units = dump(store, canonical=True)
+    load(store, results, "PRJEB1")
+    assert dump(store, canonical=True) | {"events": []} == by_units | {"events": []}
+    set_study_config(paths, coassemblies={})
+    load(store, results, "PRJEB1")
+    (dropped,) = rows(store, "select * from assemblies where coassembly = 'pool'")
+    assert dropped["accession"] == asm["accession"] and dropped["is_suppressed"]
+    assert dropped["suppression_reason"] == "the co-assembly is no longer in the study's config"
+    (ana,) = rows(store, "select * from analyses where coassembly = 'pool'")
+    assert ana["is_suppressed"]
+
+
+def test_coassembly_config_and_plan_problems(results):
+    from mgnify_db.config import StudyConfig
+
+    base = {"accession": "PRJEB1", "biome": "root"}
+    for bad, says in (
+        ({"ERR1000001": ["ERR1000002", "ERR1000003"]}, "not a co-assembly name"),
+        ({"pool": ["ERR1000002"]}, "two or more runs"),
+        ({"pool": ["ERR1000002", "ERR1000002"]}, "two or more runs"),
+        ({"pool": ["ERR1000002", "sample-2"]}, "not an ENA run accession"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            StudyConfig(**base, coassemblies=bad)
+    with pytest.raises(ValueError, match="neither a run accession nor a co-assembly"):
+        StudyConfig(**base, run_assemblers={"pool": "metaspades"})
+    paths, runs = make_study(results, "PRJEB1", 2)
+    set_study_config(paths, coassemblies={"pool": [*runs, "ERR1000009"]})
+    plan = recorded_plan(results, "PRJEB1")
+    assert plan.coassembly_problem() == (
+        "coassemblies.pool: ERR1000009 is not a run of PRJEB1 in ENA"
+    )
+    set_study_config(paths, coassemblies={"pool": runs}, run_assemblers={"pool": "metaspades"})
+    plan = recorded_plan(results, "PRJEB1")
+    assert plan.coassembly_problem() is None and plan.units == [*runs, "pool"]
+    assert plan.assembler("pool") == "metaspades" and plan.members("pool") == runs
 
 
 def test_a_run_assembler_and_single_end_runs(results):
@@ -489,7 +564,7 @@ def test_an_old_schema_catalogue_is_rebuilt_from_the_files(results, tmp_path):
     cfg = CFG.model_copy(update={"catalogue": f"sqlite:///{db}", "results_dir": str(results)})
     with open_catalogue(cfg) as store:
         assert [r["ena_accession"] for r in store.query("select * from studies")] == ["PRJEB1"]
-        assert next(store.query("select value from _meta"))["value"] == "3"
+        assert next(store.query("select value from _meta"))["value"] == str(SCHEMA_VERSION)
 
 
 def test_unchanged_annotation_tables_are_kept_changed_ones_replaced(results, store, tmp_path):

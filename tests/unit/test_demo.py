@@ -60,10 +60,12 @@ def test_runs_and_records_match_files(demo_dir: Path) -> None:
     assert sorted(runs) == [f"ERR000000{i}" for i in range(1, 6)] + [
         "ERR0000201",
         "ERR0000202",
+        "ERR0000203",
+        "ERR0000204",
         "ERR7777701",
         "ERR7777702",
     ]
-    for acc in ("ERR0000201", "ERR0000202"):
+    for acc in ("ERR0000201", "ERR0000202", "ERR0000203", "ERR0000204"):
         assert EnaRun.model_validate(runs.pop(acc)).study_accession == SCIENCE
     for acc, rec in runs.items():
         run = EnaRun.model_validate(rec)

@@ -3,12 +3,14 @@
 # on its reads after QC (and decontamination, where the study has host or contaminant genomes),
 # with threads and memory from the job; then the reads mapped back for coverage. A run that
 # failed a gate short-circuits; too few contigs fail the assembly's own QC (qc.min_contigs).
+# A co-assembly (study config `coassemblies:`; `{run}` is then its name) is assembled the same
+# way from all its runs' reads, pooled.
 # Each assembler writes its own folder: another assembler's contigs are another assembly.
 
 
 rule assembly_megahit:
     input:
-        qc=P("qc"),
+        qc=assembly_qc,
         reads=assembly_reads,
     output:
         contigs=P("contigs", assembler="megahit"),
@@ -33,7 +35,7 @@ rule assembly_megahit:
 
 rule assembly_metaspades:
     input:
-        qc=P("qc"),
+        qc=assembly_qc,
         reads=assembly_reads,
     output:
         contigs=P("contigs", assembler="metaspades"),

@@ -24,6 +24,9 @@ if problem := smk.results_dir_problem(CFG):
 PLANS, PLAN_PROBLEMS = smk.plan_studies(CFG, STUDIES)
 for _study, _problem in PLAN_PROBLEMS.items():
     print(f"error: {_study}: ENA metadata: {_problem}", file=sys.stderr)
+for _study, _plan in PLANS.items():
+    if _problem := _plan.coassembly_problem():
+        sys.exit(f"error: {smk.study_config_file(CFG, _study)}: {_problem}")
 if PLAN_PROBLEMS and not PLANS:
     smk.load_pending(CFG, PLAN_PROBLEMS)
     sys.exit("error: no study could be planned (see above); nothing to do")
@@ -31,7 +34,8 @@ if PLAN_PROBLEMS and not PLANS:
 
 wildcard_constraints:
     study="|".join(PLANS) or "NO_STUDY_PLANNED",
-    run=r"[EDS]RR\d+",
+    # a run accession, or a co-assembly's name (its results sit beside its runs')
+    run=smk.unit_pattern(PLANS),
     assembler="|".join(PIPELINES["assembly"].assemblers),
     genomes=r"[^/]+",
 
@@ -78,12 +82,18 @@ def decontamination_index(wildcards):
     return P("reference_decontamination", genomes=smk.decontamination_key(genomes))
 
 
+def assembly_qc(wildcards):
+    """The QC of the runs assembled together: the run's own, or a co-assembly's runs'."""
+    plan = PLANS[wildcards.study]
+    return [P("qc").format(study=wildcards.study, run=r) for r in plan.members(wildcards.run)]
+
+
 def assembly_reads(wildcards):
-    """The reads a run is assembled from: decontaminated where the study has genomes to
-    remove, else QC's."""
-    if smk.decontamination_genomes(CFG, PLANS[wildcards.study]):
-        return P("decontaminated").format(**wildcards)
-    return P("qc").format(**wildcards)
+    """The reads assembled (one folder per run): decontaminated where the study has genomes
+    to remove, else QC's."""
+    plan = PLANS[wildcards.study]
+    name = "decontaminated" if smk.decontamination_genomes(CFG, plan) else "qc"
+    return [P(name).format(study=wildcards.study, run=r) for r in plan.members(wildcards.run)]
 
 
 def taxonomy_references(wildcards):
@@ -113,7 +123,7 @@ def run_targets(wildcards):
     """What a run's catalogue load waits for: QC and every result of the study's pipelines
     (the assembly by the run's assembler)."""
     plan = PLANS[wildcards.study]
-    files = {"qc": P("qc")}
+    files = {} if wildcards.run in plan.coassemblies else {"qc": P("qc")}
     for analysis in plan.config.analyses:
         files |= {name: P(name) for name in PIPELINES[analysis].targets}
     fill = {**wildcards, "assembler": plan.assembler(wildcards.run)}
@@ -132,7 +142,7 @@ def all_loaded(wildcards):
     targets = []
     for study, plan in PLANS.items():
         targets.append(P("loaded_study").format(study=study))
-        targets += [P("loaded_run").format(study=study, run=run) for run in plan.eligible]
+        targets += [P("loaded_run").format(study=study, run=run) for run in plan.units]
     return targets
 
 

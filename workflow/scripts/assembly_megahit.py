@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.smk import load_config
+from mgnify_db.smk import load_config, paths_of
 from mgnify_db.steps import assembly_megahit, run_step
 
 run_step(
@@ -9,8 +9,8 @@ run_step(
     assembly_megahit,
     cfg=load_config(snakemake.config),
     run=snakemake.wildcards.run,
-    qc_dir=Path(snakemake.input.qc),
-    reads_dir=Path(snakemake.input.reads),
+    qc_dirs=paths_of(snakemake.input.qc),
+    reads_dirs=paths_of(snakemake.input.reads),
     contigs=Path(snakemake.output.contigs),
     stats_out=Path(snakemake.output.stats),
     coverage_out=Path(snakemake.output.coverage),
