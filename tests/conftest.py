@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import support
 from support import (
     DEMO_SCALE,
     SCIENCE_STUDY,
@@ -21,6 +22,16 @@ from support import (
     tool,
     write_workdir,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def references_cache(tmp_path_factory) -> Path:
+    """Reference databases built once this session, seeded into every new working dir
+    (support.seed_references)."""
+    cache = tmp_path_factory.mktemp("references")
+    support.REFERENCES_CACHE[:] = [cache]
+    yield cache
+    support.REFERENCES_CACHE.clear()
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +75,11 @@ def slurm_cluster():
 def demo_run(tmp_path_factory, mirror) -> Path:
     """The demo studies (the public PRJEB00001 and the private PRJEB77777, read with the demo's
     data-hub account) run once with the local executor (shared by the e2e and Slurm tests)."""
-    workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url)
+    # it builds its own references: the demo's run is the one whose every rule is checked
+    workdir = write_workdir(tmp_path_factory.mktemp("work"), mirror.portal_url, seed=False)
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    support.keep_references(workdir)
     return workdir
 
 
@@ -79,6 +92,7 @@ def science_run(tmp_path_factory, mirror) -> Path:
     write_workdir(workdir, mirror.portal_url, studies_dir=str(dirs))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    support.keep_references(workdir)
     return workdir
 
 

@@ -141,11 +141,36 @@ def studies_dir(workdir: Path, studies=DEMO_STUDIES) -> Path:
     return out
 
 
-def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
+# Reference databases built by a workflow run of this session, copied into each new working
+# dir (seed_references): every run would build the same ones again from the same sources. Set
+# by conftest's `references_cache` fixture; the reference rules themselves run in the first
+# workflow run, and tests/unit/test_references.py covers them.
+REFERENCES_CACHE: list[Path] = []
+
+
+def seed_references(workdir: Path) -> None:
+    """Copy the references built so far this session into a new working dir's results (a
+    Snakemake run finds them made and does not build them again)."""
+    target = workdir / "results" / "references"
+    for cache in REFERENCES_CACHE:
+        if cache.is_dir() and any(cache.iterdir()) and not target.exists():
+            shutil.copytree(cache, target, symlinks=True)
+
+
+def keep_references(workdir: Path) -> None:
+    """After a successful run: its references join the session's cache."""
+    built = workdir / "results" / "references"
+    for cache in REFERENCES_CACHE:
+        if built.is_dir():
+            shutil.copytree(built, cache, symlinks=True, dirs_exist_ok=True)
+
+
+def write_workdir(workdir: Path, portal_url: str, *, seed: bool = True, **extra) -> Path:
     """A deployed-style working dir whose config points at the mirror (ENA and the demo's
     reference files) and the demo studies (the public PRJEB00001 and the private PRJEB77777,
     read with the demo's data-hub account: its password is in `workflow_env`), with the
-    publications and super studies they name."""
+    publications and super studies they name. With `seed`, the references built so far this
+    session are copied in (seed_references)."""
     import yaml
 
     demo = demo_config()
@@ -167,6 +192,8 @@ def write_workdir(workdir: Path, portal_url: str, **extra) -> Path:
     }
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    if seed and cfg["results_dir"] == "results":
+        seed_references(workdir)
     return workdir
 
 
