@@ -35,6 +35,7 @@ class Cause(StrEnum):
     SUPER_STUDIES_CHANGED = "super_studies_changed"
     ASSEMBLER_CHANGED = "assembler_changed"
     HOSTS_CHANGED = "hosts_changed"
+    COASSEMBLIES_CHANGED = "coassemblies_changed"
     OTHER = "other"
 
 
@@ -50,6 +51,7 @@ VALUES = {
     "assembler": Cause.ASSEMBLER_CHANGED,
     "run_assemblers": Cause.ASSEMBLER_CHANGED,
     "host_genomes": Cause.HOSTS_CHANGED,
+    "coassemblies": Cause.COASSEMBLIES_CHANGED,
 }
 SETS = {"publications": Cause.PUBLICATIONS_CHANGED, "super_studies": Cause.SUPER_STUDIES_CHANGED}
 KNOWN = {*RUN_FIELDS, "biome", "is_private", "webin_owner", *VALUES, *SETS}
