@@ -182,8 +182,10 @@ def test_slurmd_stopped_mid_run_then_a_rerun_completes(slurm_cluster, tmp_path, 
         assert again.returncode == 0, again.stderr[-4000:]
     got, want = (
         {
-            table: query(w / "results/catalogue.db", f"select * from {table} where run = ?", [run])
-            for table in ("runs", "assemblies", "analyses")
+            table: query(
+                w / "results/catalogue.db", f"select * from {table} where {key} = ?", [run]
+            )
+            for table, key in (("runs", "accession"), ("assemblies", "run"), ("analyses", "run"))
         }
         for w in (workdir, demo_run)
     )
