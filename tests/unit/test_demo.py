@@ -281,3 +281,21 @@ def test_debian_file_prefers_the_installed_copy(tmp_path: Path) -> None:
     # /etc/debian_version ships in base-files, installed everywhere: no download, no cache
     assert debian_file("base-files", "etc/debian_version", tmp_path) == Path("/etc/debian_version")
     assert not (tmp_path / "downloads").exists()
+
+
+def test_references_config_overrides_config_yaml_urls(demo_dir: Path, tmp_path: Path) -> None:
+    """scripts/run-demo's extra config file, merged over config/config.yaml (key by key, as
+    Snakemake merges config files), names the demo's files and none of the default URLs."""
+    import yaml
+
+    from mgnify_db.config import load_global
+
+    written = demo.write_references_config(demo_dir, tmp_path / "references.yaml")
+    cfg = load_global(
+        Path(__file__).resolve().parents[2] / "config" / "config.yaml",
+        yaml.safe_load(written.read_text()),
+    )
+    for name in ("pfam", "rfam", "ssu"):
+        source = getattr(cfg.references, name)
+        assert source.url is None and Path(source.path).is_file(), name
+    assert cfg.references.kraken2 is not None and cfg.references.decontamination.genomes

@@ -176,8 +176,20 @@ def write_references_config(data_dir: Path, dest: Path) -> Path:
     import yaml
 
     text = "# Written by `mgnify-db demo build`: the demo's reference files (absolute paths).\n"
-    write_text_atomic(dest, text + yaml.safe_dump({"references": references_config(data_dir)}))
+    refs = _only_paths(references_config(data_dir))
+    write_text_atomic(dest, text + yaml.safe_dump({"references": refs}))
     return dest
+
+
+def _only_paths(value):
+    """Each source's `url: null` said outright: Snakemake merges config files key by key, and
+    config.yaml's default URLs must not stay next to the demo's paths."""
+    if isinstance(value, list):
+        return [_only_paths(v) for v in value]
+    if isinstance(value, dict):
+        out = {k: _only_paths(v) for k, v in value.items()}
+        return {"url": None, **out} if "path" in out and "url" not in out else out
+    return value
 
 
 def _install(tmp: Path, out_dir: Path, stamp_hash: str) -> None:
