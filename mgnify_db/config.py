@@ -741,6 +741,12 @@ def study_files(studies_dir: Path) -> list[Path]:
     return files
 
 
+def study_file(studies_dir: Path, accession: str) -> Path:
+    """The file a study's config comes from (`.yaml` or `.yml`), for naming it in errors."""
+    found = [p for p in study_files(Path(studies_dir)) if p.stem == accession]
+    return found[0] if found else Path(studies_dir) / f"{accession}.yaml"
+
+
 def load_studies(studies_dir: Path) -> dict[str, StudyConfig]:
     """Every `<ACCESSION>.yaml`/`.yml` in the studies dir, keyed by accession."""
     return {s.accession: s for s in map(load_study, study_files(studies_dir))}
@@ -769,7 +775,7 @@ def study_references(cfg: GlobalConfig, study: StudyConfig) -> dict:
 def check_references(cfg: GlobalConfig, studies: dict[str, StudyConfig]) -> None:
     """Every publication and super study a study file names is described in config.yaml."""
     for acc, study in studies.items():
-        path = Path(cfg.studies_dir) / f"{acc}.yaml"
+        path = study_file(Path(cfg.studies_dir), acc)
         for pmid in study.publications:
             if pmid not in cfg.publications:
                 raise ConfigError(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STUDY = "{results}/studies/{study}"
-RUN = STUDY + "/runs/{run}"
+RUN = STUDY + "/runs/{run}"  # {run}: a run accession, or a co-assembly's name
 PATTERNS: dict[str, str] = {
     # study level
     "study_config": STUDY + "/study.json",
@@ -24,6 +24,8 @@ PATTERNS: dict[str, str] = {
     "ena": STUDY + "/ena.json",
     "study_jobs": STUDY + "/jobs",
     "loaded_study": STUDY + "/loaded/study.json",
+    # each run's (and co-assembly's) results folder
+    "runs": STUDY + "/runs",
     # run level: reads and QC
     "raw": RUN + "/raw",
     "qc": RUN + "/qc",

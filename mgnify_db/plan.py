@@ -78,8 +78,7 @@ class StudyPlan:
         """The assembler of a run or co-assembly: the study's choice (or its own); metaSPAdes
         only for paired reads."""
         choice = self.config.run_assemblers.get(run, self.config.assembler)
-        members = self.coassemblies.get(run, [run])
-        paired = all(self.decisions[r].layout == LibraryLayout.PAIRED for r in members)
+        paired = all(self.decisions[r].layout == LibraryLayout.PAIRED for r in self.members(run))
         if choice in (Assembler.METASPADES, Assembler.AUTO):
             return Assembler.METASPADES.value if paired else Assembler.MEGAHIT.value
         return Assembler.MEGAHIT.value

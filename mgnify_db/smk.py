@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import (
+    RUN_ACCESSION,
     ConfigError,
     GlobalConfig,
     StudyConfig,
@@ -72,15 +73,10 @@ def paths_of(value: str | list[str]) -> list[Path]:
     return [Path(value)] if isinstance(value, str) else [Path(v) for v in value]
 
 
-def study_config_file(cfg: GlobalConfig, study: str) -> Path:
-    """The file a study's config came from (named in errors)."""
-    return Path(cfg.studies_dir) / f"{study}.yaml"
-
-
 def unit_pattern(plans: Mapping[str, StudyPlan]) -> str:
     """The `run` wildcard's constraint: a run accession or a co-assembly's name."""
     names = sorted({name for plan in plans.values() for name in plan.config.coassemblies})
-    return "|".join([r"[EDS]RR\d+", *(re.escape(n) for n in names)])
+    return "|".join([RUN_ACCESSION.pattern.strip("^$"), *(re.escape(n) for n in names)])
 
 
 # -- plans -------------------------------------------------------------------------------------

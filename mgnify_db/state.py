@@ -46,7 +46,9 @@ class RunState:
     events: list[JobEvent] = field(default_factory=list)
     records: list[RecordState] = field(default_factory=list)
     suppressed: str | None = None
-    # a co-assembly's state (`run` is its name): the runs it is assembled from
+    # a co-assembly's state (`run` is its name), with the runs it is assembled from (none
+    # when it is no longer made)
+    coassembly: bool = False
     members: tuple[str, ...] = ()
 
 
@@ -265,8 +267,9 @@ def coassembly_state(
     members = tuple(plan.coassemblies.get(name, ()))
     events = run_events(paths, name)
     decision = Decision(run_accession=name, eligible=bool(members))
-    state = RunState(name, decision, Status.PENDING, events=events, members=members)
-    state.job_id = None
+    state = RunState(
+        name, decision, Status.PENDING, events=events, coassembly=True, members=members
+    )
     wanted = [PIPELINES[a] for a in plan.config.analyses]
     assembler = plan.assembler(name) if members else None
 
@@ -309,8 +312,7 @@ def coassembly_state(
 def former_coassemblies(paths: StudyPaths, plan: StudyPlan) -> list[str]:
     """Co-assemblies with results that the plan no longer makes (names outside the config's,
     or whose runs are all excluded)."""
-    runs_dir = paths.path("jobs", "x").parent.parent
-    found = (d.name for d in runs_dir.glob("*/") if not RUN_ACCESSION.match(d.name))
+    found = (d.name for d in paths.path("runs").glob("*/") if not RUN_ACCESSION.match(d.name))
     return sorted(n for n in found if n not in plan.coassemblies)
 
 

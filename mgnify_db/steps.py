@@ -343,8 +343,6 @@ def _pool_reads(runs: list[list[Path]], out_dir: Path) -> list[Path]:
     (gzip members concatenate into a valid gzip; metaSPAdes takes one library only)."""
     if len(runs) == 1:
         return runs[0]
-    if len({len(r) for r in runs}) != 1:
-        raise ValueError("a co-assembly's runs must all be paired or all single-end")
     out_dir.mkdir(parents=True, exist_ok=True)
     pooled = []
     for mate, files in enumerate(zip(*runs, strict=True), start=1):

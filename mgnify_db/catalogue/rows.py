@@ -345,7 +345,7 @@ def run_rows(
     events_by_rule: dict[str, list[str]] = {}
     for e in state.events:
         events_by_rule.setdefault(e.rule, []).append(e.time)
-    if is_coassembly(plan, state):
+    if state.coassembly:
         return _record_rows(out, plan, state, paths, ledger, mgys, cfg, events_by_rule, run_dir)
     d, qc = state.decision, state.qc or {}
     r = plan.runs.get(state.run) or next(
@@ -402,14 +402,6 @@ def run_rows(
     return _record_rows(out, plan, state, paths, ledger, mgys, cfg, events_by_rule, run_dir)
 
 
-def is_coassembly(plan: StudyPlan, state: RunState) -> bool:
-    """Whether a state is a co-assembly's (one made now, or one the plan no longer makes)."""
-    return bool(state.members) or (
-        state.run not in plan.decisions
-        and all(w.run_accession != state.run for w in plan.metadata.withdrawn_runs)
-    )
-
-
 def _record_rows(
     out: Rows,
     plan: StudyPlan,
@@ -424,7 +416,7 @@ def _record_rows(
     """The rows of a unit's records (a run's, or a co-assembly's: its `run` is empty, its
     `coassembly` is its name, its assembly links each run it was made from)."""
     config = plan.config
-    co = is_coassembly(plan, state)
+    co = state.coassembly
     if co:
         unit_run, coassembly, etype = None, state.run, None
         out["events"] = event_rows(state.events, mgys, None, cfg.memory, coassembly=state.run)

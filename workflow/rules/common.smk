@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from mgnify_db import smk
-from mgnify_db.config import study_references
+from mgnify_db.config import study_file, study_references
 from mgnify_db.paths import pattern
 from mgnify_db.pipelines import PIPELINES
 
@@ -26,7 +26,7 @@ for _study, _problem in PLAN_PROBLEMS.items():
     print(f"error: {_study}: ENA metadata: {_problem}", file=sys.stderr)
 for _study, _plan in PLANS.items():
     if _problem := _plan.coassembly_problem():
-        sys.exit(f"error: {smk.study_config_file(CFG, _study)}: {_problem}")
+        sys.exit(f"error: {study_file(Path(CFG.studies_dir), _study)}: {_problem}")
 if PLAN_PROBLEMS and not PLANS:
     smk.load_pending(CFG, PLAN_PROBLEMS)
     sys.exit("error: no study could be planned (see above); nothing to do")
