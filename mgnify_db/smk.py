@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import (
-    RUN_ACCESSION,
     ConfigError,
     GlobalConfig,
     StudyConfig,
@@ -76,7 +75,9 @@ def paths_of(value: str | list[str]) -> list[Path]:
 def unit_pattern(plans: Mapping[str, StudyPlan]) -> str:
     """The `run` wildcard's constraint: a run accession or a co-assembly's name."""
     names = sorted({name for plan in plans.values() for name in plan.config.coassemblies})
-    return "|".join([RUN_ACCESSION.pattern.strip("^$"), *(re.escape(n) for n in names)])
+    # RUN_ACCESSION's `\d{6,}` cannot go here: Snakemake reads braces in a constraint as a
+    # wildcard, and no rule then matches
+    return "|".join([r"[EDS]RR\d+", *(re.escape(n) for n in names)])
 
 
 # -- plans -------------------------------------------------------------------------------------
