@@ -89,6 +89,12 @@ class Analysis(StrEnum):
     """Analyses a study can ask for."""
 
     ASSEMBLY = "assembly"
+    AMPLICON = "amplicon"
+
+
+# The ENA library strategy of the runs each analysis takes (a study's default
+# `library_strategies`).
+ANALYSIS_STRATEGIES = {Analysis.ASSEMBLY: "WGS", Analysis.AMPLICON: "AMPLICON"}
 
 
 class Assembler(StrEnum):
@@ -239,6 +245,93 @@ class SintaxParams(Strict):
     )
 
 
+# Primers of common marker-gene amplicons (EMP, Illumina, TAReuk, ITS): the default set
+# amplicon runs are searched for. Names are how MGnify's primer-identification files call them.
+FORWARD_PRIMERS = {
+    "515F": "GTGYCAGCMGCCGCGGTAA",  # 16S V4 (Parada)
+    "515F-orig": "GTGCCAGCMGCCGCGGTAA",  # 16S V4 (Caporaso)
+    "341F": "CCTACGGGNGGCWGCAG",  # 16S V3-V4 (Klindworth)
+    "27F": "AGAGTTTGATCMTGGCTCAG",  # 16S V1-V2
+    "TAReuk454FWD1": "CCAGCASCYGCGGTAATTCC",  # 18S V4
+    "1391F": "GTACACACCGCCCGTC",  # 18S V9
+    "ITS1F": "CTTGGTCATTTAGAGGAAGTAA",  # ITS1
+    "fITS7": "GTGARTCATCGAATCTTTG",  # ITS2
+}
+REVERSE_PRIMERS = {
+    "806R": "GGACTACNVGGGTWTCTAAT",  # 16S V4 (Apprill)
+    "806R-orig": "GGACTACHVGGGTWTCTAAT",  # 16S V4 (Caporaso)
+    "785R": "GACTACHVGGGTATCTAATCC",  # 16S V3-V4 (Klindworth)
+    "338R": "GCTGCCTCCCGTAGGAGT",  # 16S V1-V2
+    "TAReukREV3": "ACTTTCGTTCTTGATYRA",  # 18S V4
+    "EukBr": "TGATCCTTCTGCAGGTTCACCTAC",  # 18S V9
+    "ITS2": "GCTGCGTTCTTCATCGATGC",  # ITS1
+    "ITS4": "TCCTCCGCTTATTGATATGC",  # ITS2
+}
+
+
+class AmpliconParams(Strict):
+    """Amplicon analysis: primers, merging, denoising (vsearch UNOISE3), taxonomy."""
+
+    forward_primers: dict[str, str] = Field(
+        default_factory=lambda: dict(FORWARD_PRIMERS),
+        description="known forward primers (name -> IUPAC sequence) searched at the first"
+        " mates' starts",
+    )
+    reverse_primers: dict[str, str] = Field(
+        default_factory=lambda: dict(REVERSE_PRIMERS),
+        description="known reverse primers searched at the second mates' starts",
+    )
+    min_primer_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="a primer is present when this share of the reads starts with it"
+    )
+    max_expected_errors: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="merged reads with more expected errors are dropped (vsearch maxee)"
+    )
+    min_length: Annotated[int, Field(ge=1)] = Field(
+        100, description="shorter merged (or single-end) reads are dropped"
+    )
+    min_asv_size: Annotated[int, Field(ge=1)] = Field(
+        8, description="UNOISE3 --minsize: reads an ASV needs (UNOISE3's default)"
+    )
+    unoise_alpha: Annotated[float, Field(gt=0)] = 2.0
+    chimera_abskew: Annotated[float, Field(ge=1)] = Field(
+        16.0, description="UCHIME3 --abskew: how much more abundant than a chimera its parents are"
+    )
+    asv_identity: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.97, description="a read counts for the ASV it matches best at this identity or more"
+    )
+    closed_reference_identity: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.97,
+        description="closed-reference taxonomy: a read takes the lineage its best reference"
+        " hits share at this identity or more; below, it is Unclassified",
+    )
+    closed_reference_agreement: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.6,
+        description="a rank of a read's lineage is kept while this share of its best hits"
+        " agree on it (1: every hit, the lowest common ancestor)",
+    )
+    asv_cutoff: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.6,
+        description="SINTAX confidence a rank of an ASV's lineage needs (lower than whole"
+        " genes' 0.8: a 250 bp region carries less signal)",
+    )
+    min_reads: Annotated[int, Field(ge=0)] = Field(
+        500, description="fewer reads left after merging and filtering fail the run's analysis"
+    )
+
+    @field_validator("forward_primers", "reverse_primers")
+    @classmethod
+    def _primers(cls, v: dict[str, str]) -> dict[str, str]:
+        from .tools.cutadapt import check_primer
+
+        for name, seq in v.items():
+            try:
+                v[name] = check_primer(name, seq)
+            except ValueError as e:
+                raise NestedError((name,), str(e)) from None
+        return v
+
+
 class Kraken2Params(Strict):
     confidence: Annotated[float, Field(ge=0, le=1)] = Field(
         0.1,
@@ -255,6 +348,7 @@ class Tools(Strict):
     cmsearch: CmsearchParams = CmsearchParams()
     sintax: SintaxParams = SintaxParams()
     kraken2: Kraken2Params = Kraken2Params()
+    amplicon: AmpliconParams = AmpliconParams()
 
 
 class Threads(Strict):
@@ -264,6 +358,7 @@ class Threads(Strict):
     metaspades: Annotated[int, Field(ge=1)] = 2
     cds: Annotated[int, Field(ge=1)] = 2
     taxonomy: Annotated[int, Field(ge=1)] = 2
+    amplicon: Annotated[int, Field(ge=1)] = 2
     references: Annotated[int, Field(ge=1)] = 2
 
 
@@ -514,7 +609,9 @@ class StudyConfig(Strict):
     biome: str = Field(description="biome lineage, e.g. root:Environmental:Aquatic:Marine")
     analyses: list[Analysis] = Field(default_factory=lambda: [Analysis.ASSEMBLY])
     library_strategies: list[str] = Field(
-        default_factory=lambda: ["WGS"], description="ENA library strategies to process"
+        default_factory=lambda: ["WGS"],
+        description="ENA library strategies to process (default: those of the analyses asked"
+        " for: WGS for assembly, AMPLICON for amplicon)",
     )
     library_strategy_policy: LibraryStrategyPolicy = LibraryStrategyPolicy.ONLY_IF_CORRECT_IN_ENA
     library_source_policy: LibrarySourcePolicy = (
@@ -557,6 +654,17 @@ class StudyConfig(Strict):
         " assembled once from all its runs' cleaned reads, besides each run's own assembly;"
         " its assembler is the study's (or run_assemblers' entry for the name)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_strategies(cls, data):
+        # the strategies of the analyses asked for, unless the study names its own
+        if isinstance(data, dict) and "library_strategies" not in data:
+            analyses = data.get("analyses") or [Analysis.ASSEMBLY]
+            if isinstance(analyses, list) and all(a in set(Analysis) for a in analyses):
+                wanted = [ANALYSIS_STRATEGIES[Analysis(a)] for a in analyses]
+                data = {**data, "library_strategies": list(dict.fromkeys(wanted))}
+        return data
 
     @field_validator("accession")
     @classmethod

@@ -56,6 +56,19 @@ PATTERNS: dict[str, str] = {
     "pfam_annotations": RUN + "/analysis/pfam_annotations.tsv.gz",
     "ssu_annotations": RUN + "/analysis/ssu_taxonomy.tsv.gz",
     "contig_annotations": RUN + "/analysis/contig_taxonomy_summary.tsv.gz",
+    # amplicon analysis: primers found, ASVs and their reads (MGnify's formats), the reads
+    # dereplicated (what the read taxonomy classifies)
+    "asv_json": RUN + "/amplicon/asv.json",
+    "primers_fasta": RUN + "/amplicon/primers.fasta",
+    "asv_fasta": RUN + "/amplicon/asv_seqs.fasta",
+    "asv_counts": RUN + "/amplicon/asv_read_counts.tsv",
+    "amplicon_uniques": RUN + "/amplicon/uniques.fasta.gz",
+    # ... the amplified region, read (closed-reference) and ASV taxonomy
+    "amplicon_taxonomy_json": RUN + "/amplicon/taxonomy.json",
+    "asv_taxonomy": RUN + "/amplicon/asv_taxonomy.tsv",
+    "amplicon_rank_counts": RUN + "/amplicon/ssu_rank_counts.tsv",
+    "amplicon_ssu_annotations": RUN + "/amplicon/ssu_taxonomy.tsv.gz",
+    "asv_annotations": RUN + "/amplicon/asv_taxonomy_summary.tsv.gz",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",

@@ -17,6 +17,7 @@ from .ena.eligibility import Decision, decide_all
 from .ena.models import EnaRun, LibraryLayout
 from .io import read_json
 from .paths import StudyPaths
+from .pipelines import PIPELINES
 
 
 class PlanError(FileNotFoundError):
@@ -42,14 +43,40 @@ class StudyPlan:
         return [run for run, d in self.decisions.items() if d.eligible]
 
     @cached_property
+    def coassembling(self) -> list[str]:
+        """The study's analyses that take its co-assemblies (the assembly pipeline's)."""
+        return [str(a) for a in self.config.analyses if PIPELINES[str(a)].takes_coassemblies]
+
+    @cached_property
     def coassemblies(self) -> dict[str, list[str]]:
-        """The co-assemblies made: each config group's runs that the study processes (a group
-        with none is not made)."""
+        """The co-assemblies made: each config group's runs that the study processes and
+        assembles (a group with none is not made)."""
+
+        def assembled(run: str) -> bool:
+            d = self.decisions.get(run)
+            return bool(d and d.eligible and set(d.analyses) & set(self.coassembling))
+
         groups = {
-            name: [r for r in runs if r in self.decisions and self.decisions[r].eligible]
+            name: [r for r in runs if assembled(r)]
             for name, runs in self.config.coassemblies.items()
         }
         return {name: runs for name, runs in groups.items() if runs}
+
+    def pipelines(self, unit: str) -> list[str]:
+        """The analyses (pipeline names) a run or co-assembly goes through: a run's are those
+        of its experiment type (eligibility), a co-assembly's those that take co-assemblies."""
+        if unit in self.coassemblies:
+            return self.coassembling
+        d = self.decisions.get(unit)
+        return list(d.analyses) if d is not None and d.eligible else []
+
+    def not_taken(self, pipeline: str, unit: str) -> str:
+        """Why a pipeline does not take a unit (one line)."""
+        if pipeline not in self.config.analyses:
+            return f"pipeline {pipeline} not in the study's analyses"
+        d = self.decisions.get(unit)
+        kind = d.experiment_type if d is not None else "this"
+        return f"pipeline {pipeline} does not take {kind} runs"
 
     @property
     def units(self) -> list[str]:

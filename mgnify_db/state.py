@@ -188,7 +188,7 @@ def run_state(
     """A run's state; with a ledger, also the records it once had and no longer should."""
     decision = plan.decisions[run]
     assembler = plan.assembler(run)
-    wanted = [PIPELINES[a] for a in plan.config.analyses]
+    wanted = [PIPELINES[a] for a in plan.pipelines(run)]
     others = [p for p in PIPELINES.values() if p not in wanted]
 
     def records(p: Pipeline, events: list[JobEvent], why: str | None, **kw) -> list:
@@ -205,7 +205,7 @@ def run_state(
     state = RunState(run, decision, Status.PENDING, qc=qc, events=events)
     state.job_id = _job_id(events, tuple(RUN_RULES))
     for p in others:
-        state.records += records(p, events, f"pipeline {p.name} not in the study's analyses")
+        state.records += records(p, events, plan.not_taken(p.name, run))
     if qc is None:
         state.status, state.reason = _from_events(events, tuple(RUN_RULES))
         for p in wanted:  # e.g. QC being redone: records already allocated stay
@@ -270,7 +270,7 @@ def coassembly_state(
     state = RunState(
         name, decision, Status.PENDING, events=events, coassembly=True, members=members
     )
-    wanted = [PIPELINES[a] for a in plan.config.analyses]
+    wanted = [PIPELINES[a] for a in plan.pipelines(name)] if members else []
     assembler = plan.assembler(name) if members else None
 
     def records(p: Pipeline, why: str | None, **kw) -> list[RecordState]:

@@ -19,8 +19,9 @@ from .config import GlobalConfig, StudyConfig
 from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
 from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
-from .io import read_json, temp_path, write_json, write_text_atomic
+from .io import read_fasta, read_json, temp_path, write_json, write_text_atomic
 from .jobs import Job, record
+from .lineage import Lineage
 from .paths import PATTERNS
 from .pipelines import assembly as asm
 from .pipelines.annotations import write_annotation_table
@@ -598,3 +599,211 @@ def _gzip_to(src: Path, dest: Path) -> None:
         with gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
             shutil.copyfileobj(fh, gz)
     tmp.replace(dest)
+
+
+# -- amplicon ------------------------------------------------------------------------------------
+def amplicon_asv(
+    *,
+    cfg: GlobalConfig,
+    qc_dir: Path,
+    out: dict[str, Path],
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> dict:
+    """Primers found at the reads' starts and removed (cutadapt), pairs merged and filtered by
+    expected errors, ASVs (UNOISE3, UCHIME3 chimeras removed) and the reads of each. `out`:
+    path name (pipelines.amplicon.ASV_OUTPUTS) -> file."""
+    from .pipelines import amplicon as amp
+    from .tools import cutadapt, vsearch
+
+    if reason := _gate(qc_dir / "qc.json"):
+        _write_gated(reason, *out.values())
+        return {}
+    p = cfg.tools.amplicon
+    reads = sorted(qc_dir.glob("reads_*.fastq.gz"))
+    with record(job) as extra, attempt_dir(out["asv_json"].parent, "asv") as tmp:
+        found = cutadapt.detect_primers(
+            reads,
+            p.forward_primers,
+            p.reverse_primers,
+            tmp / "primers.json",
+            min_fraction=p.min_primer_fraction,
+            threads=threads,
+            log=log_file,
+        )
+        trimmed = [tmp / f"trimmed_{i}.fastq.gz" for i in range(1, len(reads) + 1)]
+        trim = cutadapt.trim_primers(reads, trimmed, found, tmp / "trim.json", threads=threads)
+        figures: dict = {
+            "primers": found.model_dump(exclude={"reads"}),
+            "reads_in": found.reads,
+            "reads_with_primers": trim.reads_out,
+        }
+        if len(reads) == 2:
+            merged = tmp / "merged.fastq"
+            figures["reads_merged"] = vsearch.merge_pairs(
+                *trimmed, merged, threads=threads, log=log_file
+            )
+        else:
+            merged = trimmed[0]
+        filtered = tmp / "filtered.fasta"
+        figures["reads_filtered"] = vsearch.filter_reads(
+            merged,
+            filtered,
+            label="reads",
+            max_ee=p.max_expected_errors,
+            min_length=p.min_length,
+            log=log_file,
+        )
+        write_text_atomic(out["primers_fasta"], cutadapt.primers_fasta(found))
+        figures |= {
+            "cutadapt_version": cutadapt.cutadapt_version(),
+            "vsearch_version": vsearch.vsearch_version(),
+        }
+        if figures["reads_filtered"] < p.min_reads:
+            reason = (
+                f"{figures['reads_filtered']} reads left after primer removal, merging and"
+                f" filtering (< {p.min_reads})"
+            )
+            for name in ("asv_fasta", "amplicon_uniques"):
+                _write_gated(reason, out[name])
+            amp.write_asv_counts(out["asv_counts"], {})
+            write_json(out["asv_json"], {**figures, "passed": False, "reason": reason})
+            extra["message"] = reason
+            return figures
+        uniques = tmp / "uniques.fasta"
+        figures["unique_sequences"] = vsearch.dereplicate(filtered, uniques, log=log_file)
+        denoised = tmp / "denoised.fasta"
+        figures["denoised"] = vsearch.unoise(
+            uniques, denoised, min_size=p.min_asv_size, alpha=p.unoise_alpha, log=log_file
+        )
+        kept = tmp / "nonchimeras.fasta"
+        _, figures["chimeras"] = vsearch.remove_chimeras(
+            denoised, kept, tmp / "chimeras.fasta", abskew=p.chimera_abskew, log=log_file
+        )
+        asvs = sorted(read_fasta(kept), key=lambda r: -vsearch.size_of(r[0]))
+        named = tmp / "asvs.fasta"
+        named.write_text("".join(f">seq_{i}\n{seq}\n" for i, (_, seq) in enumerate(asvs, 1)))
+        counts = (
+            vsearch.asv_counts(
+                filtered,
+                named,
+                tmp / "otutab.tsv",
+                identity=p.asv_identity,
+                threads=threads,
+                log=log_file,
+            )
+            if asvs
+            else {}
+        )
+        counts = {f"seq_{i}": counts.get(f"seq_{i}", 0) for i in range(1, len(asvs) + 1)}
+        figures |= {"asvs": len(asvs), "reads_in_asvs": sum(counts.values())}
+        amp.write_asv_counts(out["asv_counts"], counts)
+        _gzip_to(uniques, out["amplicon_uniques"])
+        shutil.copyfile(named, temp_path(out["asv_fasta"]))
+        temp_path(out["asv_fasta"]).replace(out["asv_fasta"])
+        write_json(out["asv_json"], {**figures, "passed": True, "reason": None})
+        extra["message"] = f"{len(asvs)} ASVs from {figures['reads_filtered']} reads"
+    return figures
+
+
+def amplicon_taxonomy(
+    *,
+    cfg: GlobalConfig,
+    asv_json: Path,
+    asv_fasta: Path,
+    asv_counts: Path,
+    uniques: Path,
+    cm: Path,
+    ssu_reference: Path,
+    out: dict[str, Path],
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> dict:
+    """The amplified region of each ASV (Infernal, Rfam's SSU models), closed-reference taxonomy
+    of the reads and SINTAX taxonomy of the ASVs, both against the SSU reference. `out`: path
+    name (pipelines.amplicon.TAXONOMY_OUTPUTS) -> file."""
+    from .lineage import UNCLASSIFIED
+    from .pipelines import amplicon as amp
+    from .tools import infernal, sintax, vsearch
+
+    tables = ("amplicon_ssu_annotations", "asv_annotations")
+    if reason := _gate(asv_json):
+        _write_gated(reason, *(v for k, v in out.items() if k not in tables))
+        for name in tables:
+            write_annotation_table(out[name], [], log=log_file)
+        return {}
+    p = cfg.tools.amplicon
+    counts = amp.read_asv_counts(asv_counts)
+    with record(job) as extra, attempt_dir(out["amplicon_taxonomy_json"].parent, "tax") as tmp:
+        regions: dict[str, str | None] = {}
+        lineages: dict = {}
+        if counts:
+            hits = infernal.run_cmsearch(
+                asv_fasta, cm, tmp / "cmsearch.tbl", threads=threads, log=log_file
+            )
+            best: dict = {}
+            for h in infernal.resolve_overlaps(hits):
+                if h.kind == "SSU" and (h.seqid not in best or h.score > best[h.seqid].score):
+                    best[h.seqid] = h
+            regions = {
+                asv: amp.amplified_region(h.model, h.mdl_from, h.mdl_to) if h else None
+                for asv in counts
+                for h in [best.get(asv)]
+            }
+            calls = sintax.classify(
+                asv_fasta, ssu_reference, tmp / "sintax.tsv", cutoff=p.asv_cutoff, log=log_file
+            )
+            lineages = {c.query: c.lineage for c in calls}
+        lineages = {asv: lineages.get(asv) or Lineage() for asv in counts}
+        amp.write_asv_taxonomy(out["asv_taxonomy"], lineages, regions)
+        asv_summary = amp.asv_lineage_counts(lineages, counts)
+        write_annotation_table(out["asv_annotations"], amp.taxonomy_rows(asv_summary), log=log_file)
+        taxa = vsearch.closed_reference(
+            uniques,
+            ssu_reference,
+            tmp / "hits.tsv",
+            identity=p.closed_reference_identity,
+            agreement=p.closed_reference_agreement,
+            threads=threads,
+            log=log_file,
+        )
+        closed = vsearch.lineage_counts(taxa)
+        ordered = dict(sorted(closed.items(), key=lambda kv: (-kv[1], kv[0])))
+        write_annotation_table(
+            out["amplicon_ssu_annotations"], amp.taxonomy_rows(ordered), log=log_file
+        )
+        amp.write_rank_counts(out["amplicon_rank_counts"], ordered)
+        by_region: dict[str, dict] = {}
+        for asv, n in counts.items():
+            region = regions.get(asv)
+            if region is None:
+                continue
+            entry = by_region.setdefault(
+                region,
+                {
+                    "marker_gene": region.split("-")[0],
+                    "amplified_region": region,
+                    "asv_count": 0,
+                    "read_count": 0,
+                },
+            )
+            entry["asv_count"] += 1
+            entry["read_count"] += n
+        regions_found = sorted(by_region.values(), key=lambda e: -e["read_count"])
+        figures = {
+            "amplified_region": regions_found[0]["amplified_region"] if regions_found else None,
+            "asvs_not_ssu": sum(1 for asv in counts if regions.get(asv) is None),
+            "reads_classified": sum(n for k, n in closed.items() if k != UNCLASSIFIED),
+            "reads_unclassified": closed.get(UNCLASSIFIED, 0),
+            "asvs_classified_genus": sum(1 for lin in lineages.values() if lin.get("genus")),
+            "marker_gene_summary": amp.marker_gene_summary(closed, regions_found),
+            "rrna_tool_version": infernal.infernal_version(),
+            "ssu_tool_version": sintax.vsearch_version(),
+            "rrna_reference": _reference_source(cm),
+            "ssu_reference": _reference_source(ssu_reference),
+        }
+        write_json(out["amplicon_taxonomy_json"], figures)
+        extra["message"] = f"region {figures['amplified_region']}, {len(closed)} lineages"
+    return figures

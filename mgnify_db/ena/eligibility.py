@@ -21,6 +21,8 @@ class Decision(BaseModel):
     layout: LibraryLayout | None = None
     fastq: list[FastqFile] = []
     experiment_type: ExperimentType = ExperimentType.UNKNOWN
+    # the study's analyses (pipeline names) that take the run, from its experiment type
+    analyses: list[str] = []
 
 
 def source_is_metagenomic(run: EnaRun, policy: LibrarySourcePolicy) -> bool:
@@ -109,13 +111,32 @@ def decide(run: EnaRun, study: StudyConfig) -> Decision:
         exp = ExperimentType.METAGENOMIC
     else:
         exp = experiment_type(run.library_strategy, run.library_source, True)
+    analyses = analyses_taking(exp, study)
+    if not analyses:
+        asked = ", ".join(str(a) for a in study.analyses)
+        return skip(f"experiment type {exp} is not analysed by {asked}")
     return Decision(
         run_accession=run.run_accession,
         eligible=True,
         layout=layout,
         fastq=files,
         experiment_type=exp,
+        analyses=analyses,
     )
+
+
+def analyses_taking(exp: ExperimentType, study: StudyConfig) -> list[str]:
+    """The study's analyses that take a run of this experiment type (each pipeline names the
+    types it takes). Under `override_all` every analysis takes every run, as MGnify forces the
+    flow's type; a run whose type is unknown (`assume_other_also_matches`) too."""
+    from ..pipelines import PIPELINES
+
+    if (
+        study.library_strategy_policy == LibraryStrategyPolicy.OVERRIDE_ALL
+        or exp == ExperimentType.UNKNOWN
+    ):
+        return [str(a) for a in study.analyses]
+    return [str(a) for a in study.analyses if exp in PIPELINES[str(a)].experiment_types]
 
 
 def decide_all(runs: list[EnaRun], study: StudyConfig) -> list[Decision]:

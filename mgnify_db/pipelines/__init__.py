@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..ids import AccessionKind
+from ..models import ExperimentType
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,13 @@ class Pipeline:
     assemblers: tuple[str, ...] = ()
     # MGnify's pipeline version its analyses are filed under (the API's PipelineVersions)
     version: str = "V6"
+    # the experiment types of the runs it takes (emgapi-v2 reference section 3.2)
+    experiment_types: tuple[ExperimentType, ...] = (
+        ExperimentType.METAGENOMIC,
+        ExperimentType.METATRANSCRIPTOMIC,
+    )
+    # whether a study's co-assemblies (config `coassemblies`) go through it
+    takes_coassemblies: bool = False
 
     def record(self, kind: AccessionKind) -> RecordSpec | None:
         return next((r for r in self.records if r.kind == kind), None)
@@ -191,9 +199,10 @@ def check_pipeline(p: Pipeline) -> None:
 
 
 def _registry() -> dict[str, Pipeline]:
+    from .amplicon import PIPELINE as amplicon
     from .assembly import PIPELINE as assembly
 
-    pipelines = (assembly,)
+    pipelines = (assembly, amplicon)
     for p in pipelines:
         check_pipeline(p)
     return {p.name: p for p in pipelines}

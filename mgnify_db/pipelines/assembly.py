@@ -176,6 +176,7 @@ PIPELINE = Pipeline(
     description="Decontamination and assembly (MEGAHIT or metaSPAdes) per run, coverage from"
     " the reads mapped back; CDS with Pfam domains, rRNA genes, SSU and contig taxonomy",
     assemblers=("megahit", "metaspades"),
+    takes_coassemblies=True,
     rules={
         "assembly_megahit": RuleSpec(
             mem_mb=2000,

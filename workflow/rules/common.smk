@@ -6,7 +6,7 @@ from pathlib import Path
 from mgnify_db import smk
 from mgnify_db.config import study_file, study_references
 from mgnify_db.paths import pattern
-from mgnify_db.pipelines import PIPELINES
+from mgnify_db.pipelines import PIPELINES, amplicon
 
 try:
     CFG = smk.load_config(config, smk.config_source(workflow.configfiles))
@@ -124,7 +124,7 @@ def run_targets(wildcards):
     (the assembly by the run's assembler)."""
     plan = PLANS[wildcards.study]
     files = {} if wildcards.run in plan.coassemblies else {"qc": P("qc")}
-    for analysis in plan.config.analyses:
+    for analysis in plan.pipelines(wildcards.run):
         files |= {name: P(name) for name in PIPELINES[analysis].targets}
     fill = {**wildcards, "assembler": plan.assembler(wildcards.run)}
     return {k: v.format(**fill) for k, v in files.items()}

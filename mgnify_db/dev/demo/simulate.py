@@ -88,6 +88,10 @@ def simulate_run(
 
     Also writes ``out/truth/{run}.tsv``: reads per genome.
     """
+    if "amplicons" in run:
+        from .amplicons import simulate_amplicon_run
+
+        return simulate_amplicon_run(spec, run, genome_files, out, work)
     acc = run["run_accession"]
     paired = run["library_layout"].upper() == "PAIRED"
     seed = int(run["seed"])
@@ -117,13 +121,21 @@ def simulate_run(
         reads.extend(simulated)
     order = list(range(len(reads)))
     random.Random(seed).shuffle(order)
+    return write_run(acc, [reads[j] for j in order], out, truth, paired=paired)
+
+
+def write_run(
+    acc: str, reads: list[tuple[Read, ...]], out: Path, truth: list[str], *, paired: bool
+) -> dict[str, str]:
+    """Write a run's reads (in this order, renamed `<run>.<n>`) and its truth table
+    (``out/truth/{run}.tsv``); return its ENA read_run record (without metadata)."""
     n_mates = 2 if paired else 1
     rel_dir = fastq_dir(acc)
     names = [f"{acc}_{m}.fastq.gz" for m in (1, 2)] if paired else [f"{acc}.fastq.gz"]
     for mate, fname in enumerate(names):
         renamed = [
-            (f"{acc}.{n} {reads[j][mate][0]}", reads[j][mate][1], reads[j][mate][2])
-            for n, j in enumerate(order, 1)
+            (f"{acc}.{n} {read[mate][0]}", read[mate][1], read[mate][2])
+            for n, read in enumerate(reads, 1)
         ]
         write_fastq_gz(out / rel_dir / fname, renamed)
     (out / "truth").mkdir(exist_ok=True)
@@ -136,3 +148,27 @@ def simulate_run(
         "fastq_md5": ";".join(md5sum(p) for p in files),
         "fastq_bytes": ";".join(str(p.stat().st_size) for p in files),
     }
+
+
+def art_amplicon(
+    sequence: str, name: str, workdir: Path, *, pairs: int, seed: int, sim: dict[str, Any]
+) -> list[tuple[Read, Read]]:
+    """`pairs` read pairs of one amplicon with ART's amplicon mode (both mates start at the
+    amplicon's ends: the first with the forward primer, the second with the reverse one)."""
+    fasta = workdir / "amplicon.fa"
+    fasta.write_text(f">{name}\n{sequence}\n")
+    cmd = ["art_illumina", "-amp", "-p", "-na", "-ss", str(sim["art_profile"])]
+    cmd += ["-l", str(sim["read_length"]), "-c", str(pairs), "-i", str(fasta)]
+    cmd += ["-rs", str(seed), "-o", str(workdir / "art_")]
+    run_tool(
+        cmd,
+        workdir,
+        workdir / "art.log",
+        "ART amplicon simulation failed",
+        "install art-nextgen-simulation-tools",
+    )
+    r1, r2 = _parse_fastq(workdir / "art_1.fq"), _parse_fastq(workdir / "art_2.fq")
+    shutil.rmtree(workdir)
+    if len(r1) != len(r2) or len(r1) != pairs:
+        raise DemoBuildError(f"ART wrote {len(r1)}/{len(r2)} reads for {pairs} pairs of {name}")
+    return list(zip(r1, r2, strict=True))

@@ -17,7 +17,7 @@ from .errors import DemoBuildError
 #: ``demo/ena`` of the source tree (this file is mgnify_db/dev/demo/spec.py).
 SPEC_DIR = Path(__file__).resolve().parents[3] / "demo" / "ena"
 #: Keys of a run in runs.yaml that steer the simulation and are not ENA fields.
-SIM_KEYS = {"seed", "coverage", "reads", "unscaled"}
+SIM_KEYS = {"seed", "coverage", "reads", "unscaled", "amplicons", "chimeras", "primers"}
 STUDY_FILES = ("study.json", "samples.json", "runs.yaml")
 #: In a study directory: the study is private (see `StudySpec`).
 ACCESS_FILE = "access.yaml"
@@ -124,10 +124,11 @@ def _study(
         acc = run.get("run_accession", "?")
         if run.get("sample_accession") not in sample_ids:
             raise DemoBuildError(f"{paths['runs.yaml']}: {acc} names an unknown sample")
-        amounts = {**run.get("coverage", {}), **run.get("reads", {})}
-        if not amounts or set(amounts) - set(genomes):
+        amounts = {**run.get("coverage", {}), **run.get("reads", {}), **run.get("amplicons", {})}
+        parents = {g for c in run.get("chimeras", []) for g in c.get("parents", [])}
+        if not amounts or (set(amounts) | parents) - set(genomes):
             raise DemoBuildError(
-                f"{paths['runs.yaml']}: {acc} needs coverage/reads of known genomes"
+                f"{paths['runs.yaml']}: {acc} needs coverage/reads/amplicons of known genomes"
             )
     data_hub = webin = None
     if (access_path := directory / ACCESS_FILE).is_file():
