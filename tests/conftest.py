@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import support
 from support import (
+    AMPLICON_STUDY,
     DEMO_SCALE,
     SCIENCE_STUDY,
     SITE_API_SECRET,
@@ -85,10 +86,11 @@ def demo_run(tmp_path_factory, mirror) -> Path:
 
 @pytest.fixture(scope="session")
 def science_run(tmp_path_factory, mirror) -> Path:
-    """The science study (PRJEB00002: a community with known truth and a yeast host) run once
-    with the local executor: the proof tests (tests/science) score its results."""
+    """The science studies (PRJEB00002: a community with known truth and a yeast host;
+    PRJEB00003: 16S amplicons of a known community) run once with the local executor: the proof
+    tests (tests/science) score their results."""
     workdir = tmp_path_factory.mktemp("science")
-    dirs = studies_dir(workdir, (SCIENCE_STUDY,))
+    dirs = studies_dir(workdir, (SCIENCE_STUDY, AMPLICON_STUDY))
     write_workdir(workdir, mirror.portal_url, studies_dir=str(dirs))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]

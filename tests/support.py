@@ -130,6 +130,7 @@ def mirror_references(portal_url: str) -> dict | None:
 #: The demo studies the shared workflow runs process (the science study has its own run).
 DEMO_STUDIES = ("PRJEB00001", "PRJEB77777")
 SCIENCE_STUDY = "PRJEB00002"
+AMPLICON_STUDY = "PRJEB00003"
 
 
 def studies_dir(workdir: Path, studies=DEMO_STUDIES) -> Path:

@@ -235,3 +235,25 @@ def distinct_sequences(fasta: Path) -> dict[str, str]:
         if seq.upper() not in seen.values():
             seen[header.split()[0]] = seq.upper()
     return seen
+
+
+def genus_profile(counts: Mapping[str, int], *, unassigned: str = "(no genus)") -> dict[str, int]:
+    """Reads per genus (`g__Name`) from reads per MGnify lineage; lineages classified above
+    genus go to `unassigned`, unclassified ones are left out."""
+    from ..lineage import UNCLASSIFIED, Lineage
+
+    out: dict[str, int] = {}
+    for text, n in counts.items():
+        if text == UNCLASSIFIED or not text:
+            continue
+        genus = Lineage.parse(text).get("genus")
+        key = f"g__{genus}" if genus else unassigned
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def profile_l1(truth: Mapping[str, float], reported: Mapping[str, float]) -> float:
+    """L1 distance between two profiles, each renormalised to 1 (0 = equal, 2 = disjoint)."""
+    t_total, r_total = sum(truth.values()) or 1, sum(reported.values()) or 1
+    keys = set(truth) | set(reported)
+    return sum(abs(truth.get(k, 0) / t_total - reported.get(k, 0) / r_total) for k in keys)

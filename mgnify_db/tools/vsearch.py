@@ -157,8 +157,8 @@ def shared_lineage(lineages: Iterable[Lineage], agreement: float = 1.0) -> Linea
     shared: dict[Rank, str] = {}
     for rank in Rank:
         names = Counter(lin.get(rank) for lin in lineages)
-        if rank == Rank.kingdom and set(names) == {None}:
-            continue  # most references skip kingdom; it breaks no agreement
+        if set(names) == {None}:
+            continue  # a rank no hit names (references often skip kingdom): no disagreement
         name, n = names.most_common(1)[0]
         if name is None or n < agreement * len(lineages):
             break

@@ -25,6 +25,7 @@ SCALE = DEMO_SCALE
 STUDY = "PRJEB00001"
 PRIVATE = "PRJEB77777"
 SCIENCE = "PRJEB00002"
+AMPLICON = "PRJEB00003"
 MARKER = "PRIVATE-MARKER"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,11 +63,17 @@ def test_runs_and_records_match_files(demo_dir: Path) -> None:
         "ERR0000202",
         "ERR0000203",
         "ERR0000204",
+        "ERR0000301",
         "ERR7777701",
         "ERR7777702",
     ]
     for acc in ("ERR0000201", "ERR0000202", "ERR0000203", "ERR0000204"):
         assert EnaRun.model_validate(runs.pop(acc)).study_accession == SCIENCE
+    amplicon = EnaRun.model_validate(runs.pop("ERR0000301"))
+    assert (amplicon.study_accession, amplicon.library_strategy) == ("PRJEB00003", "AMPLICON")
+    rows = (demo_dir / "truth" / "ERR0000301.tsv").read_text().splitlines()[1:]
+    assert sum(int(line.split("\t")[4]) for line in rows) == amplicon.read_count
+    assert amplicon.base_count == amplicon.read_count * 250 * 2  # MiSeq 2x250
     for acc, rec in runs.items():
         run = EnaRun.model_validate(rec)
         public = acc.startswith("ERR000")
@@ -113,11 +120,12 @@ def test_reads_name_their_genome(demo_dir: Path) -> None:
 
 def test_samples_and_study(demo_dir: Path) -> None:
     study = json.loads((demo_dir / "portal" / "study.json").read_text())
-    assert [s["study_accession"] for s in study] == [STUDY, PRIVATE, SCIENCE]
+    assert [s["study_accession"] for s in study] == [STUDY, AMPLICON, PRIVATE, SCIENCE]
     assert study[0]["center_name"] == "MGNIFY-SNAKE"
     samples = json.loads((demo_dir / "portal" / "sample.json").read_text())
     assert [s["sample_accession"] for s in samples] == [
         *(f"SAMEA0000000{i}" for i in (1, 2, 3)),
+        "SAMEA00000301",
         "SAMEA77777701",
         "SAMEA00000201",
     ]
@@ -129,7 +137,8 @@ def test_samples_and_study(demo_dir: Path) -> None:
 def test_the_private_study_is_small_and_marked(demo_dir: Path) -> None:
     from mgnify_db.dev.mirror import load_access
 
-    study = json.loads((demo_dir / "portal" / "study.json").read_text())[1]
+    studies = json.loads((demo_dir / "portal" / "study.json").read_text())
+    (study,) = [s for s in studies if s["study_accession"] == PRIVATE]
     assert MARKER in study["study_title"] and MARKER in study["study_description"]
     assert study["secondary_study_accession"] == "ERP777777" and not study["first_public"]
     records = [
@@ -164,7 +173,7 @@ def test_demo_configs_are_valid_and_agree_with_the_mirror() -> None:
         deep_merge(base, yaml.safe_load((REPO / "demo" / "config.yaml").read_text()))
     )
     studies = load_studies(REPO / cfg.studies_dir)
-    assert list(studies) == [STUDY, SCIENCE, PRIVATE]
+    assert list(studies) == [STUDY, SCIENCE, AMPLICON, PRIVATE]
     check_references(cfg, studies)
     public, private = studies[STUDY], studies[PRIVATE]
     assert not public.is_private and private.is_private

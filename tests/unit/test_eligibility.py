@@ -32,7 +32,7 @@ def run(
     )
 
 
-STUDY = StudyConfig(accession="PRJEB1", biome="root", library_strategies=["AMPLICON"])
+STUDY = StudyConfig(accession="PRJEB1", biome="root", analyses=["amplicon"])
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,24 @@ def test_run_lists_and_sample_limit():
     }
     only = StudyConfig(accession="PRJEB1", biome="root", include_runs=["ERR0000003"])
     assert [d.run_accession for d in decide_all(runs, only) if d.eligible] == ["ERR0000003"]
+
+
+def test_the_analyses_a_run_goes_to_follow_its_experiment_type():
+    both = StudyConfig(accession="PRJEB1", biome="root", analyses=["assembly", "amplicon"])
+    assert both.library_strategies == ["WGS", "AMPLICON"]  # the analyses' strategies
+    assert decide(run(), both).analyses == ["amplicon"]
+    assert decide(run(strategy="WGS"), both).analyses == ["assembly"]
+    assert decide(
+        run(strategy="RNA-Seq"), both.model_copy(update={"library_strategies": ["RNA-Seq"]})
+    ).analyses == ["assembly"]  # METAT runs are assembled too
+    # a run of a strategy the study accepts but no analysis of it takes is skipped, saying why
+    amplicon = StudyConfig(
+        accession="PRJEB1", biome="root", analyses=["amplicon"], library_strategies=["WGS"]
+    )
+    d = decide(run(strategy="WGS"), amplicon)
+    assert not d.eligible and d.reason == "experiment type METAG is not analysed by amplicon"
+    # forced or unknown types go to every analysis asked for (as MGnify forces the flow's type)
+    forced = both.model_copy(update={"library_strategy_policy": "override_all"})
+    assert decide(run(strategy="WGS"), forced).analyses == ["assembly", "amplicon"]
+    other = both.model_copy(update={"library_strategy_policy": "assume_other_also_matches"})
+    assert decide(run(strategy="OTHER"), other).analyses == ["assembly", "amplicon"]
