@@ -1,8 +1,8 @@
 from pathlib import Path
 
 from mgnify_db.jobs import Job
-from mgnify_db.smk import load_config
 from mgnify_db.pipelines.amplicon import ASV_OUTPUTS
+from mgnify_db.smk import load_config
 from mgnify_db.steps import amplicon_asv, run_step
 
 run_step(

@@ -92,7 +92,7 @@ def simulate_amplicon_run(
             templates.append((f"{key}_{i}", seq, round(int(pairs) * n / total)))
         length = len(copies.most_common(1)[0][0])
         truth.append(f"{key}\t{spec.genomes[key].organism}\t{length}\t{total}\t{pairs}")
-    for i, chimera in enumerate(run.get("chimeras", [])):
+    for chimera in run.get("chimeras", []):
         a, b = (amplicons[k].most_common(1)[0][0] for k in chimera["parents"])
         cut = int(chimera["breakpoint"])
         name = "chimera_" + "_".join(chimera["parents"])
