@@ -260,12 +260,6 @@ TAXONOMY_OUTPUTS = {
         "rrna_gff", "rrna_counts", "rrna_annotations", "ssu_fasta", "lsu_fasta",
         "ssu_annotations", "contig_taxonomy", "contig_annotations", "annotation_gff",
     )
-} | {
-    f"{n}_gzi": P(n) + ".gzi"
-    for n in (
-        "rrna_annotations", "ssu_annotations", "contig_taxonomy", "contig_annotations",
-        "annotation_gff",
-    )
 }
 
 
@@ -464,9 +458,7 @@ rule analysis_cds:
         gff=P("cds_gff"),
         counts=P("cds_counts"),
         domains=P("pfam_domains"),
-        domains_gzi=P("pfam_domains") + ".gzi",
         annotations=P("pfam_annotations"),
-        annotations_gzi=P("pfam_annotations") + ".gzi",
     params:
         jobs=JOBS("analysis_cds"),
     log:

@@ -218,7 +218,7 @@ def memory_mb(
     return decide(read_events(events_file), base, attempt, cfg.memory).mem_mb
 
 
-# analysis_taxonomy's outputs (path names), and those bgzipped with a .gzi index beside them
+# analysis_taxonomy's outputs (path names; the bgzipped ones get their .gzi beside them, undeclared)
 TAXONOMY_OUTPUTS = (
     "rrna_gff",
     "rrna_counts",
@@ -230,15 +230,6 @@ TAXONOMY_OUTPUTS = (
     "contig_annotations",
     "annotation_gff",
 )
-TAXONOMY_INDEXED = (
-    "rrna_annotations",
-    "ssu_annotations",
-    "contig_taxonomy",
-    "contig_annotations",
-    "annotation_gff",
-)
-
-
 def source_identity(source) -> object:
     """What identifies a reference source for Snakemake's params (a change reruns its rule):
     its checksum when given (the same bytes from a moved mirror rebuild nothing), else where

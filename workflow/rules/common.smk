@@ -71,9 +71,7 @@ def ref_resource(rule, key):
     return lambda wildcards, attempt: smk.resource(CFG, rule, key) * (1 if key == "runtime" else attempt)
 
 
-TAXONOMY_OUTPUTS = {n: P(n) for n in smk.TAXONOMY_OUTPUTS} | {
-    f"{n}_gzi": P(n) + ".gzi" for n in smk.TAXONOMY_INDEXED
-}
+TAXONOMY_OUTPUTS = {n: P(n) for n in smk.TAXONOMY_OUTPUTS}
 
 
 def decontamination_index(wildcards):
