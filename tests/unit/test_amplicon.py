@@ -267,3 +267,91 @@ def test_amplicon_results_fill_the_analysis_row():
     assert meta["asvs"] == 4 and meta["amplified_region"] == "16S-V4"
     assert "passed" not in meta and meta["pipeline_revision"] == amp.PIPELINE_REVISION
     assert json.dumps(meta)
+
+
+# -- the step, on reads made here ----------------------------------------------------------------
+def _step_reads(qc: Path, *, paired: bool, pairs: dict[str, int], seed: int = 5) -> None:
+    """A QC dir (reads_1/2.fastq.gz, qc.json passed) of amplicon reads: each template's pairs
+    start with the 515F/806R primers and overlap by 210 bases."""
+    from mgnify_db.dev.demo.amplicons import reverse_complement
+
+    rng = random.Random(seed)
+    qc.mkdir(parents=True)
+    r1, r2 = [], []
+    for body, n in pairs.items():
+        for _ in range(n):
+            fwd = _concrete(F515, rng) + body[:230]
+            rev = _concrete(R806, rng) + reverse_complement(body)[:230]
+            r1.append(fwd)
+            r2.append(rev)
+    mates = [r1, r2] if paired else [r1]
+    for mate, reads in enumerate(mates, 1):
+        with gzip.open(qc / f"reads_{mate}.fastq.gz", "wt") as fh:
+            fh.writelines(f"@r{i}\n{s}\n+\n{'I' * len(s)}\n" for i, s in enumerate(reads))
+    (qc / "qc.json").write_text(json.dumps({"passed": True, "reason": None}))
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_amplicon_asv_step_finds_each_template_once(tmp_path, paired):
+    from mgnify_db.config import GlobalConfig
+    from mgnify_db.jobs import Job
+    from mgnify_db.paths import PATTERNS
+    from mgnify_db.steps import amplicon_asv
+
+    rng = random.Random(11)
+    a, b = ("".join(rng.choice("ACGT") for _ in range(250)) for _ in range(2))
+    _step_reads(tmp_path / "qc", paired=paired, pairs={a: 400, b: 200})
+    out = {n: tmp_path / "out" / Path(PATTERNS[n]).name for n in amp.ASV_OUTPUTS}
+    cfg = GlobalConfig.model_validate({"tools": {"amplicon": {"min_reads": 100}}})
+    job = Job("amplicon_asv", tmp_path / "jobs" / "amplicon_asv.jsonl", attempt=1)
+    figures = amplicon_asv(
+        cfg=cfg, qc_dir=tmp_path / "qc", out=out, threads=1, log_file=tmp_path / "log", job=job
+    )
+    from mgnify_db.io import read_fasta
+
+    asvs = dict(read_fasta(out["asv_fasta"]))
+    # paired: the merged amplicon between the primers; single-end: the read after its primer
+    expected = [a, b] if paired else [a[:230], b[:230]]
+    assert [asvs["seq_1"], asvs["seq_2"]] == expected
+    assert amp.read_asv_counts(out["asv_counts"]) == {"seq_1": 400, "seq_2": 200}
+    assert figures["reads_in"] == 600 and figures["asvs"] == 2
+    assert ("reads_merged" in figures) is paired
+    assert json.loads(out["asv_json"].read_text())["passed"] is True
+    primers = cutadapt.read_primers_fasta(out["primers_fasta"])
+    assert primers == ({"515F": F515, "806R": R806} if paired else {"515F": F515})
+
+
+def test_amplicon_asv_step_gates(tmp_path):
+    from mgnify_db.config import GlobalConfig
+    from mgnify_db.jobs import Job
+    from mgnify_db.paths import PATTERNS
+    from mgnify_db.steps import amplicon_asv
+
+    rng = random.Random(2)
+    body = "".join(rng.choice("ACGT") for _ in range(250))
+    _step_reads(tmp_path / "qc", paired=True, pairs={body: 50})
+    out = {n: tmp_path / "out" / Path(PATTERNS[n]).name for n in amp.ASV_OUTPUTS}
+    job = Job("amplicon_asv", tmp_path / "jobs" / "amplicon_asv.jsonl", attempt=1)
+    amplicon_asv(
+        cfg=GlobalConfig(),
+        qc_dir=tmp_path / "qc",
+        out=out,
+        threads=1,
+        log_file=tmp_path / "log",
+        job=job,
+    )
+    result = json.loads(out["asv_json"].read_text())
+    assert result["passed"] is False
+    assert result["reason"] == ("50 reads left after primer removal, merging and filtering (< 500)")
+    assert amp.read_asv_counts(out["asv_counts"]) == {}
+    # a run that failed QC upstream: every output says so, nothing runs
+    (tmp_path / "qc" / "qc.json").write_text(json.dumps({"passed": False, "reason": "few"}))
+    amplicon_asv(
+        cfg=GlobalConfig(),
+        qc_dir=tmp_path / "qc",
+        out=out,
+        threads=1,
+        log_file=tmp_path / "log",
+        job=job,
+    )
+    assert json.loads(out["asv_json"].read_text()) == {"gated": "qc_failed: few"}
