@@ -90,11 +90,16 @@ class Analysis(StrEnum):
 
     ASSEMBLY = "assembly"
     AMPLICON = "amplicon"
+    RAW_READS = "raw-reads"
 
 
 # The ENA library strategy of the runs each analysis takes (a study's default
 # `library_strategies`).
-ANALYSIS_STRATEGIES = {Analysis.ASSEMBLY: "WGS", Analysis.AMPLICON: "AMPLICON"}
+ANALYSIS_STRATEGIES = {
+    Analysis.ASSEMBLY: "WGS",
+    Analysis.AMPLICON: "AMPLICON",
+    Analysis.RAW_READS: "WGS",
+}
 
 
 class Assembler(StrEnum):
@@ -332,6 +337,35 @@ class AmpliconParams(Strict):
         return v
 
 
+class RawReadsParams(Strict):
+    """Raw-reads analysis: rRNA reads, read taxonomy (kraken2), Pfam on reads."""
+
+    ssu_identity: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.97,
+        description="an SSU read takes the lineage of its best reference hits at this"
+        " identity or more; below, it is Unclassified",
+    )
+    ssu_agreement: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.6, description="a rank is kept while this share of the best hits agree on it"
+    )
+    kraken2_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1, description="kraken2 --confidence for read pairs"
+    )
+    reestimate: bool = Field(
+        True,
+        description="reads kraken2 leaves above genus are shared among the genera below their"
+        " taxon, in proportion to the reads assigned to those genera (Bracken's idea)",
+    )
+    min_orf_length: Annotated[int, Field(ge=10)] = Field(
+        30, description="read translations (6 frames) shorter than this (aa) are not searched"
+    )
+    pfam_evalue: Annotated[float, Field(gt=0)] = Field(
+        1e-5,
+        description="Pfam on reads: domain E-value (Pfam's GA thresholds are set for whole"
+        " domains; a read carries a fragment)",
+    )
+
+
 class Kraken2Params(Strict):
     confidence: Annotated[float, Field(ge=0, le=1)] = Field(
         0.1,
@@ -349,6 +383,7 @@ class Tools(Strict):
     sintax: SintaxParams = SintaxParams()
     kraken2: Kraken2Params = Kraken2Params()
     amplicon: AmpliconParams = AmpliconParams()
+    raw_reads: RawReadsParams = RawReadsParams()
 
 
 class Threads(Strict):
@@ -359,6 +394,7 @@ class Threads(Strict):
     cds: Annotated[int, Field(ge=1)] = 2
     taxonomy: Annotated[int, Field(ge=1)] = 2
     amplicon: Annotated[int, Field(ge=1)] = 2
+    raw_reads: Annotated[int, Field(ge=1)] = 2
     references: Annotated[int, Field(ge=1)] = 2
 
 

@@ -69,6 +69,16 @@ PATTERNS: dict[str, str] = {
     "amplicon_rank_counts": RUN + "/amplicon/ssu_rank_counts.tsv",
     "amplicon_ssu_annotations": RUN + "/amplicon/ssu_taxonomy.tsv.gz",
     "asv_annotations": RUN + "/amplicon/asv_taxonomy_summary.tsv.gz",
+    # raw-reads analysis: rRNA reads (SSU, LSU) and their taxonomy, read taxonomy (kraken2)...
+    "reads_taxonomy_json": RUN + "/raw_reads/taxonomy.json",
+    "reads_ssu_fasta": RUN + "/raw_reads/ssu_reads.fasta.gz",
+    "reads_lsu_fasta": RUN + "/raw_reads/lsu_reads.fasta.gz",
+    "reads_kraken2_report": RUN + "/raw_reads/kraken2_report.txt",
+    "reads_ssu_annotations": RUN + "/raw_reads/ssu_taxonomy.tsv.gz",
+    "reads_annotations": RUN + "/raw_reads/reads_taxonomy.tsv.gz",
+    # ... and Pfam on the reads
+    "reads_function_json": RUN + "/raw_reads/function.json",
+    "reads_pfam_annotations": RUN + "/raw_reads/pfam_summary.tsv.gz",
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",

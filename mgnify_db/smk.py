@@ -230,6 +230,8 @@ TAXONOMY_OUTPUTS = (
     "contig_annotations",
     "annotation_gff",
 )
+
+
 def source_identity(source) -> object:
     """What identifies a reference source for Snakemake's params (a change reruns its rule):
     its checksum when given (the same bytes from a moved mirror rebuild nothing), else where

@@ -13,6 +13,7 @@ import logging
 import shutil
 import sys
 import traceback
+from collections import Counter
 from pathlib import Path
 
 from .config import GlobalConfig, StudyConfig
@@ -806,4 +807,184 @@ def amplicon_taxonomy(
         }
         write_json(out["amplicon_taxonomy_json"], figures)
         extra["message"] = f"region {figures['amplified_region']}, {len(closed)} lineages"
+    return figures
+
+
+# -- raw reads -----------------------------------------------------------------------------------
+def _reads_fasta(reads: list[Path], out: Path) -> int:
+    """The reads (both mates) as one FASTA, named `<read>/<mate>` (cmsearch reads FASTA)."""
+    from .tools.hmmer import _reads_of
+
+    n = 0
+    with open(out, "w") as fh:
+        for mate, path in enumerate(reads, 1):
+            for name, seq in _reads_of(path):
+                fh.write(f">{name}/{mate}\n{seq}\n")
+                n += 1
+    return n
+
+
+def raw_reads_taxonomy(
+    *,
+    cfg: GlobalConfig,
+    qc_dir: Path,
+    reads_dir: Path,
+    cm: Path,
+    ssu_reference: Path,
+    kraken2_db: Path | None,
+    out: dict[str, Path],
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> dict:
+    """SSU and LSU reads (Infernal cmsearch, Rfam's rRNA models), the SSU reads' closed-
+    reference taxonomy, and every read pair's kraken2 taxonomy by genus (re-estimated). `out`:
+    path name (pipelines.raw_reads.TAXONOMY_OUTPUTS) -> file."""
+    from .lineage import Lineage
+    from .pipelines import amplicon as amp
+    from .pipelines import raw_reads as rr
+    from .tools import infernal, vsearch
+    from .tools import kraken2 as k2
+
+    tables = ("reads_ssu_annotations", "reads_annotations")
+    if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
+        _write_gated(reason, *(v for k, v in out.items() if k not in tables))
+        for name in tables:
+            write_annotation_table(out[name], [], log=log_file)
+        return {}
+    p = cfg.tools.raw_reads
+    reads = sorted(reads_dir.glob("reads_*.fastq.gz"))
+    with record(job) as extra, attempt_dir(out["reads_taxonomy_json"].parent, "tax") as tmp:
+        fasta = tmp / "reads.fasta"
+        n_reads = _reads_fasta(reads, fasta)
+        hits = infernal.resolve_overlaps(
+            infernal.run_cmsearch(fasta, cm, tmp / "cmsearch.tbl", threads=threads, log=log_file)
+        )
+        kinds: dict[str, str] = {}
+        for h in hits:
+            if h.kind in ("SSU", "LSU"):
+                kinds.setdefault(h.seqid, h.kind)
+        for kind, name in (("SSU", "reads_ssu_fasta"), ("LSU", "reads_lsu_fasta")):
+            wanted = {r for r, k in kinds.items() if k == kind}
+            plain = tmp / f"{kind}.fasta"
+            with open(plain, "w") as fh:
+                fh.writelines(f">{h}\n{s}\n" for h, s in read_fasta(fasta) if h in wanted)
+            _gzip_to(plain, out[name])
+        ssu_reads = sum(1 for k in kinds.values() if k == "SSU")
+        taxa = (
+            vsearch.closed_reference(
+                tmp / "SSU.fasta",
+                ssu_reference,
+                tmp / "ssu_hits.tsv",
+                identity=p.ssu_identity,
+                agreement=p.ssu_agreement,
+                threads=threads,
+                log=log_file,
+            )
+            if ssu_reads
+            else []
+        )
+        ssu = vsearch.lineage_counts(taxa)
+        ordered = dict(sorted(ssu.items(), key=lambda kv: (-kv[1], kv[0])))
+        write_annotation_table(
+            out["reads_ssu_annotations"], amp.taxonomy_rows(ordered), log=log_file
+        )
+        genus: dict[str, int] = {}
+        moved = classified = pairs = 0
+        if kraken2_db is not None:
+            calls = k2.classify(
+                reads[0],
+                kraken2_db,
+                tmp / "kraken2.out",
+                threads=threads,
+                confidence=p.kraken2_confidence,
+                paired=reads[1:] or None,
+                report=out["reads_kraken2_report"],
+                log=log_file,
+            )
+            taxonomy = k2.Taxonomy.load(kraken2_db / "taxonomy.tsv")
+            by_taxon = Counter(c.taxid for c in calls)
+            pairs = sum(by_taxon.values())
+            classified = pairs - by_taxon.get(k2.UNCLASSIFIED_TAXID, 0)
+            lineages = [
+                (taxonomy.lineage(t) if t != k2.UNCLASSIFIED_TAXID else Lineage(), n)
+                for t, n in by_taxon.items()
+            ]
+            genus, moved = rr.genus_counts(lineages, reestimate=p.reestimate)
+        else:
+            write_text_atomic(out["reads_kraken2_report"], "")
+        write_annotation_table(out["reads_annotations"], rr.read_annotations(genus), log=log_file)
+        figures = {
+            "reads": n_reads,
+            "ssu_reads": ssu_reads,
+            "lsu_reads": sum(1 for k in kinds.values() if k == "LSU"),
+            "ssu_reads_classified": sum(n for k, n in ssu.items() if k != "Unclassified"),
+            "read_pairs_classified": classified,
+            "read_pairs": pairs,
+            "read_pairs_reestimated": moved,
+            "rrna_tool_version": infernal.infernal_version(),
+            "ssu_tool_version": vsearch.vsearch_version(),
+            "read_taxonomy_tool_version": k2.kraken2_version() if kraken2_db else None,
+            **{
+                f"{name}_reference": _reference_source(path)
+                for name, path in (("rrna", cm), ("ssu", ssu_reference), ("kraken2", kraken2_db))
+                if path is not None
+            },
+        }
+        write_json(out["reads_taxonomy_json"], figures)
+        extra["message"] = f"{ssu_reads} SSU reads, {classified}/{pairs} pairs classified"
+    return figures
+
+
+def raw_reads_function(
+    *,
+    cfg: GlobalConfig,
+    qc_dir: Path,
+    reads_dir: Path,
+    hmms: Path,
+    out: dict[str, Path],
+    threads: int,
+    log_file: Path,
+    job: Job,
+) -> dict:
+    """Pfam domains in the reads' six-frame translations (pyhmmer, a domain E-value: Pfam's
+    GA thresholds are for whole domains): reads per Pfam entry (`pfams`)."""
+    from .tools.hmmer import hmmer_version, read_frames, search_domains
+
+    if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
+        _write_gated(reason, out["reads_function_json"])
+        write_annotation_table(out["reads_pfam_annotations"], [], log=log_file)
+        return {}
+    p = cfg.tools.raw_reads
+    reads = sorted(reads_dir.glob("reads_*.fastq.gz"))
+    with record(job) as extra, attempt_dir(out["reads_function_json"].parent, "fn") as tmp:
+        frames = tmp / "frames.faa"
+        n_reads, n_pieces = read_frames(reads, frames, min_length=p.min_orf_length)
+        hits = search_domains(frames, hmms, threads=threads, cutoff="evalue", evalue=p.pfam_evalue)
+        reads_per: dict[str, set[str]] = {}
+        descriptions: dict[str, str] = {}
+        for h in hits:
+            read = h.protein.rsplit("_", 2)[0]  # <read>/<mate>
+            reads_per.setdefault(h.accession, set()).add(read)
+            descriptions[h.accession] = h.description
+        rows = sorted(
+            ((acc, descriptions[acc], len(r)) for acc, r in reads_per.items()),
+            key=lambda t: (-t[2], t[0]),
+        )
+        from .pipelines.annotations import AnnotationRow
+
+        write_annotation_table(
+            out["reads_pfam_annotations"],
+            [AnnotationRow(term=a, description=d, count=n) for a, d, n in rows],
+            log=log_file,
+        )
+        figures = {
+            "pfam_reads": len({r for rs in reads_per.values() for r in rs}),
+            "pfam_entries": len(rows),
+            "translated_pieces": n_pieces,
+            "pfam_tool_version": hmmer_version(),
+            "pfam_reference": _reference_source(hmms),
+        }
+        write_json(out["reads_function_json"], figures)
+        extra["message"] = f"{figures['pfam_reads']} of {n_reads} reads with a Pfam domain"
     return figures

@@ -13,6 +13,7 @@ import support
 from support import (
     AMPLICON_STUDY,
     DEMO_SCALE,
+    RAW_READS_STUDY,
     SCIENCE_STUDY,
     SITE_API_SECRET,
     SITE_TOKEN,
@@ -87,10 +88,10 @@ def demo_run(tmp_path_factory, mirror) -> Path:
 @pytest.fixture(scope="session")
 def science_run(tmp_path_factory, mirror) -> Path:
     """The science studies (PRJEB00002: a community with known truth and a yeast host;
-    PRJEB00003: 16S amplicons of a known community) run once with the local executor: the proof
-    tests (tests/science) score their results."""
+    PRJEB00003: 16S amplicons of a known community; PRJEB00004: shotgun reads analysed without
+    assembly) run once with the local executor: the proof tests (tests/science) score them."""
     workdir = tmp_path_factory.mktemp("science")
-    dirs = studies_dir(workdir, (SCIENCE_STUDY, AMPLICON_STUDY))
+    dirs = studies_dir(workdir, (SCIENCE_STUDY, AMPLICON_STUDY, RAW_READS_STUDY))
     write_workdir(workdir, mirror.portal_url, studies_dir=str(dirs))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -131,6 +131,7 @@ def mirror_references(portal_url: str) -> dict | None:
 DEMO_STUDIES = ("PRJEB00001", "PRJEB77777")
 SCIENCE_STUDY = "PRJEB00002"
 AMPLICON_STUDY = "PRJEB00003"
+RAW_READS_STUDY = "PRJEB00004"
 
 
 def studies_dir(workdir: Path, studies=DEMO_STUDIES) -> Path:

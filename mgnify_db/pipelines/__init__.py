@@ -201,8 +201,9 @@ def check_pipeline(p: Pipeline) -> None:
 def _registry() -> dict[str, Pipeline]:
     from .amplicon import PIPELINE as amplicon
     from .assembly import PIPELINE as assembly
+    from .raw_reads import PIPELINE as raw_reads
 
-    pipelines = (assembly, amplicon)
+    pipelines = (assembly, amplicon, raw_reads)
     for p in pipelines:
         check_pipeline(p)
     return {p.name: p for p in pipelines}

@@ -242,3 +242,50 @@ def hmmer_version() -> str:
     header = buf.getvalue().split(b"\n", 1)[0].decode()  # HMMER3/f [3.4 | Aug 2023]
     inner = header.partition("[")[2].partition("|")[0].strip()
     return f"pyhmmer {pyhmmer.__version__} (HMMER {inner or 'unknown'})"
+
+
+_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def read_frames(reads: Iterable[Path], out: Path, *, min_length: int = 30) -> tuple[int, int]:
+    """The six-frame translations of reads (FASTQ/FASTA, gz ok), cut at stop codons, as a
+    protein FASTA of the pieces at least `min_length` long, named `<read>/<mate>_<frame>_<n>`
+    (frames f0..f2 on the read, r0..r2 on its reverse complement). Returns (reads, pieces)."""
+    dna = Alphabet.dna()
+    n_reads = n_pieces = 0
+    with open(out, "w") as fh:
+        for mate, path in enumerate(reads, 1):
+            for name, seq in _reads_of(path):
+                n_reads += 1
+                if set(seq) - {"A", "C", "G", "T", "N"}:
+                    continue
+                for strand, text in (("f", seq), ("r", seq.translate(_COMPLEMENT)[::-1])):
+                    for frame in range(3):
+                        usable = (len(text) - frame) // 3 * 3
+                        if usable < 3 * min_length:
+                            continue
+                        sub = TextSequence(name=b"r", sequence=text[frame : frame + usable])
+                        protein = sub.digitize(dna).translate().textize().sequence
+                        for i, part in enumerate(protein.split("*")):
+                            if len(part) >= min_length:
+                                fh.write(f">{name}/{mate}_{strand}{frame}_{i}\n{part}\n")
+                                n_pieces += 1
+    return n_reads, n_pieces
+
+
+def _reads_of(path: Path) -> Iterator[tuple[str, str]]:
+    """(id, sequence) of a FASTQ or FASTA file, gz ok."""
+    from ..io import open_text
+
+    with open_text(path) as fh:
+        first = fh.readline()
+        if first.startswith(">"):
+            yield from ((h.split()[0], s) for h, s in read_fasta(path))
+            return
+        header = first
+        while header:
+            seq = fh.readline().strip()
+            fh.readline()
+            fh.readline()
+            yield header[1:].split()[0], seq.upper()
+            header = fh.readline()

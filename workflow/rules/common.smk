@@ -6,7 +6,7 @@ from pathlib import Path
 from mgnify_db import smk
 from mgnify_db.config import study_file, study_references
 from mgnify_db.paths import pattern
-from mgnify_db.pipelines import PIPELINES, amplicon
+from mgnify_db.pipelines import PIPELINES, amplicon, raw_reads
 
 try:
     CFG = smk.load_config(config, smk.config_source(workflow.configfiles))
@@ -92,6 +92,18 @@ def assembly_reads(wildcards):
     plan = PLANS[wildcards.study]
     name = "decontaminated" if smk.decontamination_genomes(CFG, plan) else "qc"
     return [P(name).format(study=wildcards.study, run=r) for r in plan.members(wildcards.run)]
+
+
+def clean_reads(wildcards):
+    """A run's reads after QC: decontaminated where the study has genomes to remove."""
+    plan = PLANS[wildcards.study]
+    name = "decontaminated" if smk.decontamination_genomes(CFG, plan) else "qc"
+    return P(name).format(**wildcards)
+
+
+def raw_reads_references(wildcards):
+    """The read-taxonomy database raw_reads_taxonomy reads (when one is configured)."""
+    return {"kraken2": P("reference_kraken2")} if CFG.references.kraken2 is not None else {}
 
 
 def taxonomy_references(wildcards):

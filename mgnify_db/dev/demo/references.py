@@ -6,7 +6,8 @@ the workflow's `reference_*` rules build their databases from them as from produ
 - ``rrna.cm.i1m``: Rfam's rRNA covariance models inside PyPI's pybarrnap sdist (cmpress'ed);
 - ``ssu.fasta.gz``: 5,181 16S genes with lineages, Debian's microbiomeutil-data;
 - ``taxonomy.tsv`` (demo/references) and ``genomes/*.fna.gz``: the kraken2 database's genomes,
-  the community's less Corynebacterium (deliberately absent) plus decoys;
+  the community's less Corynebacterium and Legionella (deliberately absent) plus decoys and
+  Coxiella, Legionella's near relative;
 - ``yeast.fna.gz``: the host genome decontamination removes.
 """
 
@@ -30,7 +31,13 @@ RFAM_SDIST = "pybarrnap==0.5.2"
 RFAM_MEMBER = "src/pybarrnap/db/cm/all.cm.i1m"
 SSU_DEBIAN = ("microbiomeutil-data", "usr/share/microbiomeutil-data/RESOURCES/rRNA16S.gold.fasta")
 #: genome key -> NCBI taxid (demo/references/taxonomy.tsv) of the kraken2 database's genomes
-KRAKEN2_GENOMES = {"lambda": 10710, "tindicus": 9000002, "ecoli": 562, "mruminantium": 83816}
+KRAKEN2_GENOMES = {
+    "lambda": 10710,
+    "tindicus": 9000002,
+    "ecoli": 562,
+    "mruminantium": 83816,
+    "coxiella": 777,  # a near relative (same order) of the raw-reads study's absent Legionella
+}
 HOST = "yeast"
 
 
