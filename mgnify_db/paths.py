@@ -79,6 +79,7 @@ PATTERNS: dict[str, str] = {
     # ... and Pfam on the reads
     "reads_function_json": RUN + "/raw_reads/function.json",
     "reads_pfam_annotations": RUN + "/raw_reads/pfam_summary.tsv.gz",
+    "reads_pfam_hits": RUN + "/raw_reads/pfam_reads.tsv.gz",  # read, Pfam entries
     # job events: one <rule>.jsonl per job
     "jobs": RUN + "/jobs",
     "job_events": RUN + "/jobs/{rule}.jsonl",

@@ -952,7 +952,7 @@ def raw_reads_function(
     from .tools.hmmer import hmmer_version, read_frames, search_domains
 
     if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
-        _write_gated(reason, out["reads_function_json"])
+        _write_gated(reason, out["reads_function_json"], out["reads_pfam_hits"])
         write_annotation_table(out["reads_pfam_annotations"], [], log=log_file)
         return {}
     p = cfg.tools.raw_reads
@@ -978,8 +978,17 @@ def raw_reads_function(
             [AnnotationRow(term=a, description=d, count=n) for a, d, n in rows],
             log=log_file,
         )
+        by_read: dict[str, list[str]] = {}
+        for acc, rs in sorted(reads_per.items()):
+            for r in rs:
+                by_read.setdefault(r, []).append(acc)
+        plain = tmp / "pfam_reads.tsv"
+        with open(plain, "w") as fh:
+            fh.write("read\tpfam\n")
+            fh.writelines(f"{r}\t{','.join(a)}\n" for r, a in sorted(by_read.items()))
+        _gzip_to(plain, out["reads_pfam_hits"])
         figures = {
-            "pfam_reads": len({r for rs in reads_per.values() for r in rs}),
+            "pfam_reads": len(by_read),
             "pfam_entries": len(rows),
             "translated_pieces": n_pieces,
             "pfam_tool_version": hmmer_version(),

@@ -34,7 +34,7 @@ TAXONOMY_OUTPUTS = (
     "reads_ssu_annotations",
     "reads_annotations",
 )
-FUNCTION_OUTPUTS = ("reads_function_json", "reads_pfam_annotations")
+FUNCTION_OUTPUTS = ("reads_function_json", "reads_pfam_annotations", "reads_pfam_hits")
 
 
 def genus_counts(
@@ -136,6 +136,7 @@ PIPELINE = Pipeline(
         "reads_ssu_annotations",
         "reads_annotations",
         "reads_pfam_annotations",
+        "reads_pfam_hits",
     ),
     downloads=(
         _download(
@@ -206,6 +207,15 @@ PIPELINE = Pipeline(
             "Pfam entries found in the reads' six-frame translations (pyhmmer) and the reads"
             " carrying each",
             ("gzi",),
+        ),
+        _download(
+            "reads_pfam_hits",
+            "{run}_pfam_reads.tsv.gz",
+            "tsv",
+            "Functional analysis",
+            "functional_annotation.pfam",
+            "Pfam entries per read",
+            "Each read (`<read>/<mate>`) with a Pfam domain, and its entries",
         ),
     ),
     annotations=(
