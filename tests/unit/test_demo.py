@@ -26,6 +26,7 @@ STUDY = "PRJEB00001"
 PRIVATE = "PRJEB77777"
 SCIENCE = "PRJEB00002"
 AMPLICON = "PRJEB00003"
+RAW_READS = "PRJEB00004"
 MARKER = "PRIVATE-MARKER"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,11 +65,13 @@ def test_runs_and_records_match_files(demo_dir: Path) -> None:
         "ERR0000203",
         "ERR0000204",
         "ERR0000301",
+        "ERR0000401",
         "ERR7777701",
         "ERR7777702",
     ]
     for acc in ("ERR0000201", "ERR0000202", "ERR0000203", "ERR0000204"):
         assert EnaRun.model_validate(runs.pop(acc)).study_accession == SCIENCE
+    assert EnaRun.model_validate(runs.pop("ERR0000401")).study_accession == RAW_READS
     amplicon = EnaRun.model_validate(runs.pop("ERR0000301"))
     assert (amplicon.study_accession, amplicon.library_strategy) == ("PRJEB00003", "AMPLICON")
     rows = (demo_dir / "truth" / "ERR0000301.tsv").read_text().splitlines()[1:]
@@ -120,13 +123,14 @@ def test_reads_name_their_genome(demo_dir: Path) -> None:
 
 def test_samples_and_study(demo_dir: Path) -> None:
     study = json.loads((demo_dir / "portal" / "study.json").read_text())
-    assert [s["study_accession"] for s in study] == [STUDY, AMPLICON, PRIVATE, SCIENCE]
+    assert [s["study_accession"] for s in study] == [STUDY, AMPLICON, PRIVATE, RAW_READS, SCIENCE]
     assert study[0]["center_name"] == "MGNIFY-SNAKE"
     samples = json.loads((demo_dir / "portal" / "sample.json").read_text())
     assert [s["sample_accession"] for s in samples] == [
         *(f"SAMEA0000000{i}" for i in (1, 2, 3)),
         "SAMEA00000301",
         "SAMEA77777701",
+        "SAMEA00000401",
         "SAMEA00000201",
     ]
     for s in samples[:3]:
@@ -173,7 +177,7 @@ def test_demo_configs_are_valid_and_agree_with_the_mirror() -> None:
         deep_merge(base, yaml.safe_load((REPO / "demo" / "config.yaml").read_text()))
     )
     studies = load_studies(REPO / cfg.studies_dir)
-    assert list(studies) == [STUDY, SCIENCE, AMPLICON, PRIVATE]
+    assert list(studies) == [STUDY, SCIENCE, AMPLICON, RAW_READS, PRIVATE]
     check_references(cfg, studies)
     public, private = studies[STUDY], studies[PRIVATE]
     assert not public.is_private and private.is_private

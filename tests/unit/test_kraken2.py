@@ -105,7 +105,7 @@ def test_demo_taxonomy_lineages(taxonomy):
     assert taxonomy.lineage(2).mgnify() == "sk__Bacteria"
     # every species of the demo taxonomy reaches superkingdom through phylum, class and genus
     species = [t.taxid for t in taxonomy if t.rank == "species"]
-    assert len(species) == 10
+    assert len(species) == 12
     for taxid in species:
         names = taxonomy.lineage(taxid).names()
         assert {Rank.superkingdom, Rank.phylum, Rank.class_, Rank.genus} <= set(names), taxid
