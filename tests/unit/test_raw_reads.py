@@ -68,3 +68,39 @@ def test_spearman():
     assert round(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 9) == 1.0
     assert round(spearman([1, 2, 3, 4], [4, 3, 2, 1]), 9) == -1.0
     assert round(spearman([1, 2, 2, 3], [1, 2, 3, 4]), 3) == 0.949
+
+
+def test_a_run_that_failed_qc_gets_gated_raw_reads_outputs(tmp_path):
+    import json
+    from pathlib import Path
+
+    from mgnify_db.config import GlobalConfig
+    from mgnify_db.jobs import Job
+    from mgnify_db.paths import PATTERNS
+    from mgnify_db.pipelines.annotations import read_annotation_table
+    from mgnify_db.steps import raw_reads_function, raw_reads_taxonomy
+
+    qc = tmp_path / "qc"
+    qc.mkdir()
+    (qc / "qc.json").write_text(json.dumps({"passed": False, "reason": "300 reads"}))
+
+    def outs(names):
+        return {n: tmp_path / "out" / Path(PATTERNS[n]).name for n in names}
+
+    tax, fn = outs(rr.TAXONOMY_OUTPUTS), outs(rr.FUNCTION_OUTPUTS)
+    job = Job("raw_reads_taxonomy", tmp_path / "jobs.jsonl", attempt=1)
+    common = {"cfg": GlobalConfig(), "qc_dir": qc, "reads_dir": qc, "threads": 1, "job": job}
+    raw_reads_taxonomy(
+        **common,
+        cm=tmp_path / "x",
+        ssu_reference=tmp_path / "x",
+        kraken2_db=None,
+        out=tax,
+        log_file=tmp_path / "t.log",
+    )
+    raw_reads_function(**common, hmms=tmp_path / "x", out=fn, log_file=tmp_path / "f.log")
+    for path in (tax["reads_taxonomy_json"], fn["reads_function_json"]):
+        assert json.loads(path.read_text()) == {"gated": "qc_failed: 300 reads"}
+    assert list(read_annotation_table(tax["reads_annotations"])) == []
+    assert list(read_annotation_table(fn["reads_pfam_annotations"])) == []
+    assert not (tmp_path / "jobs.jsonl").exists()  # nothing ran
