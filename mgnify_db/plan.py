@@ -16,6 +16,7 @@ from .ena.client import StudyMetadata
 from .ena.eligibility import Decision, decide_all
 from .ena.models import EnaRun, LibraryLayout
 from .io import read_json
+from .models import ExperimentType
 from .paths import StudyPaths
 from .pipelines import PIPELINES
 
@@ -74,8 +75,10 @@ class StudyPlan:
         """Why a pipeline does not take a unit (one line)."""
         if pipeline not in self.config.analyses:
             return f"pipeline {pipeline} not in the study's analyses"
+        if unit in self.coassemblies or unit in self.config.coassemblies:
+            return f"pipeline {pipeline} does not take co-assemblies"
         d = self.decisions.get(unit)
-        kind = d.experiment_type if d is not None else "this"
+        kind = d.experiment_type if d is not None else ExperimentType.UNKNOWN
         return f"pipeline {pipeline} does not take {kind} runs"
 
     @property

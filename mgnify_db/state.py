@@ -291,7 +291,7 @@ def coassembly_state(
         return state
     for p in PIPELINES.values():
         if p not in wanted:
-            state.records += records(p, f"pipeline {p.name} not in the study's analyses")
+            state.records += records(p, plan.not_taken(p.name, name))
     qcs = {r: run_qc(paths, r) for r in members}
     if any(qc is None for qc in qcs.values()):
         state.status, state.reason = _from_events(events, ())

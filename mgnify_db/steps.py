@@ -13,7 +13,6 @@ import logging
 import shutil
 import sys
 import traceback
-from collections import Counter
 from pathlib import Path
 
 from .config import GlobalConfig, StudyConfig
@@ -620,6 +619,7 @@ def amplicon_asv(
 
     if reason := _gate(qc_dir / "qc.json"):
         _write_gated(reason, *out.values())
+        amp.write_asv_counts(out["asv_counts"], {})
         return {}
     p = cfg.tools.amplicon
     reads = sorted(qc_dir.glob("reads_*.fastq.gz"))
@@ -730,6 +730,15 @@ def amplicon_taxonomy(
     from .tools import infernal, sintax, vsearch
 
     tables = ("amplicon_ssu_annotations", "asv_annotations")
+    asv = read_json(asv_json) or {}
+    if asv.get("passed") is False:
+        # the analysis' own gate (too few reads): its QC failed, not pending
+        others = [v for k, v in out.items() if k not in (*tables, "amplicon_taxonomy_json")]
+        _write_gated(str(asv.get("reason")), *others)
+        for name in tables:
+            write_annotation_table(out[name], [], log=log_file)
+        write_json(out["amplicon_taxonomy_json"], {"passed": False, "reason": asv.get("reason")})
+        return {}
     if reason := _gate(asv_json):
         _write_gated(reason, *(v for k, v in out.items() if k not in tables))
         for name in tables:
@@ -742,7 +751,12 @@ def amplicon_taxonomy(
         lineages: dict = {}
         if counts:
             hits = infernal.run_cmsearch(
-                asv_fasta, cm, tmp / "cmsearch.tbl", threads=threads, log=log_file
+                asv_fasta,
+                cm,
+                tmp / "cmsearch.tbl",
+                threads=threads,
+                hmmonly=cfg.tools.cmsearch.hmmonly,
+                log=log_file,
             )
             best: dict = {}
             for h in infernal.resolve_overlaps(hits):
@@ -754,7 +768,12 @@ def amplicon_taxonomy(
                 for h in [best.get(asv)]
             }
             calls = sintax.classify(
-                asv_fasta, ssu_reference, tmp / "sintax.tsv", cutoff=p.asv_cutoff, log=log_file
+                asv_fasta,
+                ssu_reference,
+                tmp / "sintax.tsv",
+                cutoff=p.asv_cutoff,
+                threads=threads,
+                log=log_file,
             )
             lineages = {c.query: c.lineage for c in calls}
         lineages = {asv: lineages.get(asv) or Lineage() for asv in counts}
@@ -811,6 +830,10 @@ def amplicon_taxonomy(
 
 
 # -- raw reads -----------------------------------------------------------------------------------
+# Pfam on reads: translated pieces searched per chunk; E-values for this many pieces
+READS_PFAM_CHUNK, READS_PFAM_Z = 200_000, 1_000_000
+
+
 def _reads_fasta(reads: list[Path], out: Path) -> int:
     """The reads (both mates) as one FASTA, named `<read>/<mate>` (cmsearch reads FASTA)."""
     from .tools.hmmer import _reads_of
@@ -858,7 +881,14 @@ def raw_reads_taxonomy(
         fasta = tmp / "reads.fasta"
         n_reads = _reads_fasta(reads, fasta)
         hits = infernal.resolve_overlaps(
-            infernal.run_cmsearch(fasta, cm, tmp / "cmsearch.tbl", threads=threads, log=log_file)
+            infernal.run_cmsearch(
+                fasta,
+                cm,
+                tmp / "cmsearch.tbl",
+                threads=threads,
+                hmmonly=cfg.tools.cmsearch.hmmonly,
+                log=log_file,
+            )
         )
         kinds: dict[str, str] = {}
         for h in hits:
@@ -890,9 +920,10 @@ def raw_reads_taxonomy(
             out["reads_ssu_annotations"], amp.taxonomy_rows(ordered), log=log_file
         )
         genus: dict[str, int] = {}
-        moved = classified = pairs = 0
+        moved = classified = pairs = None
         if kraken2_db is not None:
-            calls = k2.classify(
+            # counts per taxon from kraken2's report: its per-pair output is never held
+            k2.classify(
                 reads[0],
                 kraken2_db,
                 tmp / "kraken2.out",
@@ -901,15 +932,16 @@ def raw_reads_taxonomy(
                 paired=reads[1:] or None,
                 report=out["reads_kraken2_report"],
                 log=log_file,
+                parse=False,
             )
             taxonomy = k2.Taxonomy.load(kraken2_db / "taxonomy.tsv")
-            by_taxon = Counter(c.taxid for c in calls)
-            pairs = sum(by_taxon.values())
-            classified = pairs - by_taxon.get(k2.UNCLASSIFIED_TAXID, 0)
+            by_taxon = k2.report_counts(out["reads_kraken2_report"])
             lineages = [
                 (taxonomy.lineage(t) if t != k2.UNCLASSIFIED_TAXID else Lineage(), n)
                 for t, n in by_taxon.items()
             ]
+            pairs = sum(by_taxon.values())
+            classified = sum(n for lin, n in lineages if lin)  # at the root: not classified
             genus, moved = rr.genus_counts(lineages, reestimate=p.reestimate)
         else:
             write_text_atomic(out["reads_kraken2_report"], "")
@@ -925,6 +957,7 @@ def raw_reads_taxonomy(
             "rrna_tool_version": infernal.infernal_version(),
             "ssu_tool_version": vsearch.vsearch_version(),
             "read_taxonomy_tool_version": k2.kraken2_version() if kraken2_db else None,
+            "read_taxonomy": None if kraken2_db else "no kraken2 database configured",
             **{
                 f"{name}_reference": _reference_source(path)
                 for name, path in (("rrna", cm), ("ssu", ssu_reference), ("kraken2", kraken2_db))
@@ -960,7 +993,17 @@ def raw_reads_function(
     with record(job) as extra, attempt_dir(out["reads_function_json"].parent, "fn") as tmp:
         frames = tmp / "frames.faa"
         n_reads, n_pieces = read_frames(reads, frames, min_length=p.min_orf_length)
-        hits = search_domains(frames, hmms, threads=threads, cutoff="evalue", evalue=p.pfam_evalue)
+        # in chunks (memory bounded whatever the run's size), E-values on a fixed database
+        # size (the same read scores the same in a small run and a large one)
+        hits = search_domains(
+            frames,
+            hmms,
+            threads=threads,
+            cutoff="evalue",
+            evalue=p.pfam_evalue,
+            z=READS_PFAM_Z,
+            chunk=READS_PFAM_CHUNK,
+        )
         reads_per: dict[str, set[str]] = {}
         descriptions: dict[str, str] = {}
         for h in hits:

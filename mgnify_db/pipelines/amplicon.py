@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..ids import AccessionKind
+from ..io import write_text_atomic
 from ..lineage import RANKS, UNCLASSIFIED, Lineage, Rank
 from ..models import ExperimentType
 from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec
@@ -108,9 +109,7 @@ def amplified_region(model: str | None, mdl_from: int, mdl_to: int) -> str | Non
 def write_asv_counts(path: Path, counts: Mapping[str, int]) -> None:
     """`asv`, `count`: reads per ASV, most first (MGnify's `<run>_<region>_asv_read_counts.tsv`)."""
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], _asv_number(kv[0])))
-    with open(path, "w") as fh:
-        fh.write("asv\tcount\n")
-        fh.writelines(f"{asv}\t{n}\n" for asv, n in rows)
+    write_text_atomic(path, "asv\tcount\n" + "".join(f"{asv}\t{n}\n" for asv, n in rows))
 
 
 def _asv_number(name: str) -> tuple[int, str]:
@@ -144,16 +143,16 @@ ASV_TABLE_RANKS = {
 def write_asv_taxonomy(path: Path, lineages: Mapping[str, Lineage], regions: Mapping) -> None:
     """Per ASV: its lineage, a column per rank (`sk__Bacteria`, `NA` when unknown), as MGnify's
     DADA2-SILVA table, then its amplified region."""
-    with open(path, "w") as fh:
-        fh.write("\t".join(["ASV", *ASV_TABLE_RANKS.values(), "region"]) + "\n")
-        for asv, lineage in lineages.items():
-            cells = [
-                f"{rank.prefix}__{lineage.get(rank)}"
-                if lineage.get(rank)
-                else (f"{rank.prefix}__" if rank == Rank.kingdom and lineage else "NA")
-                for rank in ASV_TABLE_RANKS
-            ]
-            fh.write("\t".join([asv, *cells, regions.get(asv) or "NA"]) + "\n")
+    lines = ["\t".join(["ASV", *ASV_TABLE_RANKS.values(), "region"]) + "\n"]
+    for asv, lineage in lineages.items():
+        cells = [
+            f"{rank.prefix}__{lineage.get(rank)}"
+            if lineage.get(rank)
+            else (f"{rank.prefix}__" if rank == Rank.kingdom and lineage else "NA")
+            for rank in ASV_TABLE_RANKS
+        ]
+        lines.append("\t".join([asv, *cells, regions.get(asv) or "NA"]) + "\n")
+    write_text_atomic(path, "".join(lines))
 
 
 def read_asv_taxonomy(path: Path) -> dict[str, Lineage]:
@@ -206,10 +205,10 @@ def rank_counts(counts: Mapping[str, int]) -> list[tuple[Rank, str, int]]:
 def write_rank_counts(path: Path, counts: Mapping[str, int]) -> None:
     """rank, lineage, reads, fraction of all reads (classified or not)."""
     total = sum(counts.values()) or 1
-    with open(path, "w") as fh:
-        fh.write("rank\tlineage\tcount\tfraction\n")
-        for rank, lineage, n in rank_counts(counts):
-            fh.write(f"{rank}\t{lineage}\t{n}\t{n / total:.6f}\n")
+    rows = [
+        f"{rank}\t{lineage}\t{n}\t{n / total:.6f}\n" for rank, lineage, n in rank_counts(counts)
+    ]
+    write_text_atomic(path, "rank\tlineage\tcount\tfraction\n" + "".join(rows))
 
 
 # -- annotation rows and the analysis row ------------------------------------------------------

@@ -113,6 +113,8 @@ def search_domains(
     threads: int = 1,
     cutoff: Literal["gathering", "evalue"] = "gathering",
     evalue: float = 1e-5,
+    z: float | None = None,
+    chunk: int | None = None,
 ) -> list[DomainHit]:
     """Included domains of every model of `hmms` in the proteins (pyhmmer's hmmsearch).
 
@@ -120,20 +122,49 @@ def search_domains(
     without GA is a ValueError naming it and the file. "evalue": sequence e-value and domain
     independent e-value at most `evalue` (HMMER's domain threshold is on the smaller conditional
     e-value, so the independent one, the table's, is checked too). E-values use hmmsearch's
-    default Z (number of proteins), as the command line does. Models stream from the file: one
-    in memory per thread. Sorted by protein, envelope start, accession.
+    default Z (number of proteins), as the command line does, unless `z` fixes it (sequences
+    and domains). Models stream from the file: one in memory per thread. With `chunk`, the
+    proteins are read and searched that many at a time (memory bounded; give `z` too, or each
+    chunk's E-values use its own size). Sorted by protein, envelope start, accession.
     No proteins: no hits (models not read).
     """
     if cutoff not in ("gathering", "evalue"):
         raise ValueError(f"cutoff must be 'gathering' or 'evalue', got {cutoff!r}")
     proteins, hmms = Path(proteins), Path(hmms)
-    targets = read_proteins(proteins)
-    if not targets:
-        return []
     if cutoff == "gathering":
         options: dict = {"bit_cutoffs": "gathering"}
     else:
         options = {"E": evalue, "domE": evalue, "incE": evalue, "incdomE": evalue}
+    if z is not None:
+        options |= {"Z": z, "domZ": z}
+    hits: list[DomainHit] = []
+    for targets in _protein_blocks(proteins, chunk):
+        hits += _search_block(targets, hmms, cutoff, evalue, threads, options)
+    hits.sort(key=lambda h: (h.protein, h.env_from, h.accession, h.env_to, h.name))
+    return hits
+
+
+def _protein_blocks(proteins: Path, chunk: int | None) -> Iterator[DigitalSequenceBlock]:
+    if chunk is None:
+        block = read_proteins(proteins)
+        if block:
+            yield block
+        return
+    block = DigitalSequenceBlock(AMINO)
+    for header, seq in read_fasta(proteins):
+        name, _, description = header.partition(" ")
+        text = TextSequence(name=name, description=description.strip(), sequence=seq.rstrip("*"))
+        block.append(text.digitize(AMINO))
+        if len(block) >= chunk:
+            yield block
+            block = DigitalSequenceBlock(AMINO)
+    if block:
+        yield block
+
+
+def _search_block(
+    targets: DigitalSequenceBlock, hmms: Path, cutoff: str, evalue: float, threads: int, options
+) -> list[DomainHit]:
     hits: list[DomainHit] = []
     with _hmm_file(hmms) as models:
         queries = _gathering_checked(models, hmms) if cutoff == "gathering" else models
@@ -158,7 +189,6 @@ def search_domains(
                             hmm_to=domain.alignment.hmm_to,
                         )
                     )
-    hits.sort(key=lambda h: (h.protein, h.env_from, h.accession, h.env_to, h.name))
     return hits
 
 

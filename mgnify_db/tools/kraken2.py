@@ -389,12 +389,14 @@ def classify(
     paired: Sequence[Path] | None = None,
     report: Path | None = None,
     log: Path | None = None,
+    parse: bool = True,
 ) -> list[Call]:
     """Classify `sequences` (FASTA/FASTQ, gz ok) against the database in `db_dir`.
 
     Writes kraken2's per-sequence output to `out` (and its report to `report`), atomically.
     `paired`: the mate file(s) of `sequences` (R2 for R1), classified as pairs. Input without
-    any sequence gives an empty `out` (kraken2 itself then writes no file).
+    any sequence gives an empty `out` (kraken2 itself then writes no file). Returns the calls,
+    or nothing without `parse` (millions of reads: count them from the report instead).
     """
     out = Path(out)
     inputs = [Path(sequences), *(Path(p) for p in paired or ())]
@@ -412,7 +414,7 @@ def classify(
         with scratch_log(log) as log_path:
             run_logged(cmd, log_path)
         tmp_out.touch()  # kraken2 opens its output at the first sequence
-        calls = list(read_calls(tmp_out))
+        calls = list(read_calls(tmp_out)) if parse else []
         if tmp_report and report:
             tmp_report.touch()
             os.replace(tmp_report, report)
@@ -527,3 +529,15 @@ def lineage_summary(
         TaxonCount(lineage=lineage, contigs=n, bases=bases)
         for lineage, (n, bases) in sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[0]))
     ]
+
+
+def report_counts(report: Path) -> dict[int, int]:
+    """Sequences (pairs) kraken2 assigned to each taxon itself, from its report (columns:
+    percentage, clade count, direct count, rank code, taxid, name); taxid 0 = unclassified."""
+    counts: dict[int, int] = {}
+    with open_text(report) as fh:
+        for line in fh:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 6 and int(cols[2]):
+                counts[int(cols[4])] = counts.get(int(cols[4]), 0) + int(cols[2])
+    return counts

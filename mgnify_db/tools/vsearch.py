@@ -53,11 +53,10 @@ def count_fastq(path: Path) -> int:
 
 def merge_pairs(r1: Path, r2: Path, out: Path, *, threads: int = 1, log: Path | None = None):
     """Merge overlapping mates into one read each (FASTQ); pairs that do not overlap are
-    dropped."""
-    _vsearch(
-        ["--fastq_mergepairs", r1, "--reverse", r2, "--fastqout", out, "--threads", threads],
-        log,
-    )
+    dropped. Mates longer than the amplicon overhang each other (staggered): their overhangs
+    are cut, leaving the amplicon."""
+    args = ["--fastq_mergepairs", r1, "--reverse", r2, "--fastq_allowmergestagger"]
+    _vsearch([*args, "--fastqout", out, "--threads", threads], log)
     return count_fastq(out)
 
 

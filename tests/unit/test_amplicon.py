@@ -344,6 +344,34 @@ def test_amplicon_asv_step_gates(tmp_path):
     assert result["passed"] is False
     assert result["reason"] == ("50 reads left after primer removal, merging and filtering (< 500)")
     assert amp.read_asv_counts(out["asv_counts"]) == {}
+    assert all(path.exists() for path in out.values())
+    # the taxonomy step then says the analysis failed its QC (not gated: the record is
+    # qc_failed, not pending for ever)
+    from mgnify_db.paths import StudyPaths
+    from mgnify_db.state import _records
+    from mgnify_db.steps import amplicon_taxonomy
+
+    paths = StudyPaths(tmp_path / "results", "PRJEB1")
+    tax = {n: paths.path(n, "ERR0000001") for n in amp.TAXONOMY_OUTPUTS}
+    asv_json = paths.path("asv_json", "ERR0000001")
+    asv_json.parent.mkdir(parents=True, exist_ok=True)
+    asv_json.write_text(out["asv_json"].read_text())
+    amplicon_taxonomy(
+        cfg=GlobalConfig(),
+        asv_json=asv_json,
+        asv_fasta=out["asv_fasta"],
+        asv_counts=out["asv_counts"],
+        uniques=out["amplicon_uniques"],
+        cm=tmp_path / "x",
+        ssu_reference=tmp_path / "x",
+        out=tax,
+        threads=1,
+        log_file=tmp_path / "log",
+        job=Job("amplicon_taxonomy", tmp_path / "jobs" / "t.jsonl", attempt=1),
+    )
+    assert all(path.exists() for path in tax.values())
+    (record,) = _records(paths, "ERR0000001", PIPELINES["amplicon"], [], None, None)
+    assert str(record.status) == "qc_failed" and record.reason == result["reason"]
     # a run that failed QC upstream: every output says so, nothing runs
     (tmp_path / "qc" / "qc.json").write_text(json.dumps({"passed": False, "reason": "few"}))
     amplicon_asv(
@@ -355,3 +383,22 @@ def test_amplicon_asv_step_gates(tmp_path):
         job=job,
     )
     assert json.loads(out["asv_json"].read_text()) == {"gated": "qc_failed: few"}
+    assert all(path.exists() for path in out.values())
+    assert amp.read_asv_counts(out["asv_counts"]) == {}
+
+
+def test_mates_longer_than_the_amplicon_are_merged_to_it(tmp_path):
+    """2x250 reads of a 180 bp amplicon (primers removed) overhang each other: merged, the
+    overhangs are cut and the amplicon is left."""
+    from mgnify_db.dev.demo.amplicons import reverse_complement
+
+    rng = random.Random(4)
+    body = "".join(rng.choice("ACGT") for _ in range(180))
+    tail = "".join(rng.choice("ACGT") for _ in range(40))
+    r1 = body + tail  # runs on past the amplicon's end
+    r2 = reverse_complement(body) + tail
+    for name, seq in (("r_1.fastq", r1), ("r_2.fastq", r2)):
+        (tmp_path / name).write_text(f"@p1\n{seq}\n+\n{'I' * len(seq)}\n")
+    merged = tmp_path / "m.fastq"
+    assert vsearch.merge_pairs(tmp_path / "r_1.fastq", tmp_path / "r_2.fastq", merged) == 1
+    assert merged.read_text().splitlines()[1] == body

@@ -198,3 +198,16 @@ def test_domain_counts_count_proteins_not_domains():
         ("PF00003", "PF00003 domain", 1),
     ]
     assert domain_counts([]) == []
+
+
+def test_chunked_search_with_a_fixed_size_gives_the_same_hits(proteins, bact105):
+    """Reads' pieces are searched in chunks: with Z fixed, chunk boundaries change nothing."""
+    from mgnify_db.io import read_fasta
+
+    n = sum(1 for _ in read_fasta(proteins))
+    whole = search_domains(proteins, bact105, cutoff="evalue", evalue=1e-5, z=n)
+    chunked = search_domains(proteins, bact105, cutoff="evalue", evalue=1e-5, z=n, chunk=7)
+    assert chunked == whole and len(whole) > 10
+    # E-values scale with the database size they are computed for
+    larger = search_domains(proteins, bact105, cutoff="evalue", evalue=1e-5, z=n * 1000)
+    assert len(larger) < len(whole)

@@ -274,3 +274,17 @@ def test_bad_genome_lists_fail_before_building(tmp_path, genomes, taxonomy):
     with pytest.raises(ValueError, match="in both"):
         build_database([(genomes["lambda"], 10710)] * 2, taxonomy, tmp_path / "db")
     assert not (tmp_path / "db").exists()
+
+
+def test_report_counts_are_the_pairs_each_taxon_got_itself(tmp_path):
+    from mgnify_db.tools.kraken2 import report_counts
+
+    report = tmp_path / "k2.report"
+    report.write_text(
+        " 20.00\t20\t20\tU\t0\tunclassified\n"
+        " 80.00\t80\t5\tR\t1\troot\n"
+        " 75.00\t75\t0\tD\t2\t  Bacteria\n"
+        " 75.00\t75\t10\tG\t561\t    Escherichia\n"
+        " 65.00\t65\t65\tS\t562\t      Escherichia coli\n"
+    )
+    assert report_counts(report) == {0: 20, 1: 5, 561: 10, 562: 65}

@@ -101,6 +101,7 @@ def test_a_run_that_failed_qc_gets_gated_raw_reads_outputs(tmp_path):
     raw_reads_function(**common, hmms=tmp_path / "x", out=fn, log_file=tmp_path / "f.log")
     for path in (tax["reads_taxonomy_json"], fn["reads_function_json"]):
         assert json.loads(path.read_text()) == {"gated": "qc_failed: 300 reads"}
+    assert all(p.exists() for p in [*tax.values(), *fn.values()])  # every declared output
     assert list(read_annotation_table(tax["reads_annotations"])) == []
     assert list(read_annotation_table(fn["reads_pfam_annotations"])) == []
     assert not (tmp_path / "jobs.jsonl").exists()  # nothing ran
