@@ -20,15 +20,12 @@ from mgnify_db.pipelines import amplicon as amp
 from mgnify_db.plan import StudyPlan
 from mgnify_db.tools import cutadapt, vsearch
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2].parent / "shared/reference/fixtures/amplicon_v6_output"
-)
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="MGnify's v6 fixtures absent")
+# four files of a real MGnify amplicon v6 output (data/mgnify_amplicon_v6/README.md)
+FIXTURES = Path(__file__).resolve().parent / "data" / "mgnify_amplicon_v6"
 F515, R806 = "GTGYCAGCMGCCGCGGTAA", "GGACTACNVGGGTWTCTAAT"
 
 
 # -- MGnify's formats ---------------------------------------------------------------------------
-@needs_fixtures
 def test_readers_read_mgnifys_own_v6_outputs():
     run = FIXTURES / "SRR1111111"
     counts = amp.read_asv_counts(run / "asv/16S-V3-V4/SRR1111111_16S-V3-V4_asv_read_counts.tsv")
@@ -44,7 +41,6 @@ def test_readers_read_mgnifys_own_v6_outputs():
     assert primers["806BR"] == "GGACTACNVGGGTWTCTAAT" and "F_auto" in primers
 
 
-@needs_fixtures
 def test_our_tables_round_trip_in_mgnifys_formats(tmp_path):
     counts = {"seq_2": 5, "seq_10": 7, "seq_1": 5}
     amp.write_asv_counts(tmp_path / "counts.tsv", counts)
