@@ -140,3 +140,19 @@ def read_fasta(path: Path) -> Iterator[tuple[str, str]]:
                 chunks.append(line)
     if header is not None:
         yield header, "".join(chunks)
+
+
+def read_reads(path: Path) -> Iterator[tuple[str, str]]:
+    """(id, sequence in upper case) of each read of a FASTQ or FASTA file, gz ok."""
+    with open_text(path) as fh:
+        first = fh.readline()
+        if first.startswith(">"):
+            yield from ((h.split()[0], s.upper()) for h, s in read_fasta(path))
+            return
+        header = first
+        while header:
+            seq = fh.readline().strip()
+            fh.readline()
+            fh.readline()
+            yield header[1:].split()[0], seq.upper()
+            header = fh.readline()

@@ -19,7 +19,7 @@ from .config import GlobalConfig, StudyConfig
 from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
 from .ena.download import ReadCheck, fetch_run
 from .ena.models import FastqFile
-from .io import read_fasta, read_json, temp_path, write_json, write_text_atomic
+from .io import read_fasta, read_json, read_reads, temp_path, write_json, write_text_atomic
 from .jobs import Job, record
 from .lineage import Lineage
 from .paths import PATTERNS
@@ -72,6 +72,14 @@ def _gate(upstream: Path) -> str | None:
     if "passed" in data and not data["passed"]:
         return f"qc_failed: {data.get('reason')}"
     return None
+
+
+def _write_gated_step(reason: str, out: dict[str, Path], tables: tuple[str, ...], log: Path):
+    """Every output of a short-circuited step: its annotation tables with no rows (and their
+    .gzi), the rest as _write_gated."""
+    _write_gated(reason, *(v for k, v in out.items() if k not in tables))
+    for name in tables:
+        write_annotation_table(out[name], [], log=log)
 
 
 def _write_gated(reason: str, *outputs: Path) -> None:
@@ -683,8 +691,10 @@ def amplicon_asv(
             denoised, kept, tmp / "chimeras.fasta", abskew=p.chimera_abskew, log=log_file
         )
         asvs = sorted(read_fasta(kept), key=lambda r: -vsearch.size_of(r[0]))
-        named = tmp / "asvs.fasta"
-        named.write_text("".join(f">seq_{i}\n{seq}\n" for i, (_, seq) in enumerate(asvs, 1)))
+        named = out["asv_fasta"]
+        write_text_atomic(
+            named, "".join(f">seq_{i}\n{seq}\n" for i, (_, seq) in enumerate(asvs, 1))
+        )
         counts = (
             vsearch.asv_counts(
                 filtered,
@@ -701,8 +711,6 @@ def amplicon_asv(
         figures |= {"asvs": len(asvs), "reads_in_asvs": sum(counts.values())}
         amp.write_asv_counts(out["asv_counts"], counts)
         _gzip_to(uniques, out["amplicon_uniques"])
-        shutil.copyfile(named, temp_path(out["asv_fasta"]))
-        temp_path(out["asv_fasta"]).replace(out["asv_fasta"])
         write_json(out["asv_json"], {**figures, "passed": True, "reason": None})
         extra["message"] = f"{len(asvs)} ASVs from {figures['reads_filtered']} reads"
     return figures
@@ -730,19 +738,12 @@ def amplicon_taxonomy(
     from .tools import infernal, sintax, vsearch
 
     tables = ("amplicon_ssu_annotations", "asv_annotations")
-    asv = read_json(asv_json) or {}
-    if asv.get("passed") is False:
-        # the analysis' own gate (too few reads): its QC failed, not pending
-        others = [v for k, v in out.items() if k not in (*tables, "amplicon_taxonomy_json")]
-        _write_gated(str(asv.get("reason")), *others)
-        for name in tables:
-            write_annotation_table(out[name], [], log=log_file)
-        write_json(out["amplicon_taxonomy_json"], {"passed": False, "reason": asv.get("reason")})
-        return {}
     if reason := _gate(asv_json):
-        _write_gated(reason, *(v for k, v in out.items() if k not in tables))
-        for name in tables:
-            write_annotation_table(out[name], [], log=log_file)
+        _write_gated_step(reason, out, tables, log_file)
+        asv = read_json(asv_json) or {}
+        if asv.get("passed") is False:
+            # the analysis' own gate (too few reads): its QC failed, it is not pending
+            write_json(out["amplicon_taxonomy_json"], {"passed": False, "reason": asv["reason"]})
         return {}
     p = cfg.tools.amplicon
     counts = amp.read_asv_counts(asv_counts)
@@ -790,11 +791,10 @@ def amplicon_taxonomy(
             log=log_file,
         )
         closed = vsearch.lineage_counts(taxa)
-        ordered = dict(sorted(closed.items(), key=lambda kv: (-kv[1], kv[0])))
         write_annotation_table(
-            out["amplicon_ssu_annotations"], amp.taxonomy_rows(ordered), log=log_file
+            out["amplicon_ssu_annotations"], amp.taxonomy_rows(closed), log=log_file
         )
-        amp.write_rank_counts(out["amplicon_rank_counts"], ordered)
+        amp.write_rank_counts(out["amplicon_rank_counts"], closed)
         by_region: dict[str, dict] = {}
         for asv, n in counts.items():
             region = regions.get(asv)
@@ -836,12 +836,10 @@ READS_PFAM_CHUNK, READS_PFAM_Z = 200_000, 1_000_000
 
 def _reads_fasta(reads: list[Path], out: Path) -> int:
     """The reads (both mates) as one FASTA, named `<read>/<mate>` (cmsearch reads FASTA)."""
-    from .tools.hmmer import _reads_of
-
     n = 0
     with open(out, "w") as fh:
         for mate, path in enumerate(reads, 1):
-            for name, seq in _reads_of(path):
+            for name, seq in read_reads(path):
                 fh.write(f">{name}/{mate}\n{seq}\n")
                 n += 1
     return n
@@ -863,17 +861,14 @@ def raw_reads_taxonomy(
     """SSU and LSU reads (Infernal cmsearch, Rfam's rRNA models), the SSU reads' closed-
     reference taxonomy, and every read pair's kraken2 taxonomy by genus (re-estimated). `out`:
     path name (pipelines.raw_reads.TAXONOMY_OUTPUTS) -> file."""
-    from .lineage import Lineage
+    from .lineage import UNCLASSIFIED
     from .pipelines import amplicon as amp
     from .pipelines import raw_reads as rr
     from .tools import infernal, vsearch
     from .tools import kraken2 as k2
 
-    tables = ("reads_ssu_annotations", "reads_annotations")
     if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
-        _write_gated(reason, *(v for k, v in out.items() if k not in tables))
-        for name in tables:
-            write_annotation_table(out[name], [], log=log_file)
+        _write_gated_step(reason, out, ("reads_ssu_annotations", "reads_annotations"), log_file)
         return {}
     p = cfg.tools.raw_reads
     reads = sorted(reads_dir.glob("reads_*.fastq.gz"))
@@ -894,12 +889,13 @@ def raw_reads_taxonomy(
         for h in hits:
             if h.kind in ("SSU", "LSU"):
                 kinds.setdefault(h.seqid, h.kind)
-        for kind, name in (("SSU", "reads_ssu_fasta"), ("LSU", "reads_lsu_fasta")):
-            wanted = {r for r, k in kinds.items() if k == kind}
-            plain = tmp / f"{kind}.fasta"
-            with open(plain, "w") as fh:
-                fh.writelines(f">{h}\n{s}\n" for h, s in read_fasta(fasta) if h in wanted)
-            _gzip_to(plain, out[name])
+        with open(tmp / "SSU.fasta", "w") as ssu_fh, open(tmp / "LSU.fasta", "w") as lsu_fh:
+            files = {"SSU": ssu_fh, "LSU": lsu_fh}
+            for h, s in read_fasta(fasta):
+                if h in kinds:
+                    files[kinds[h]].write(f">{h}\n{s}\n")
+        _gzip_to(tmp / "SSU.fasta", out["reads_ssu_fasta"])
+        _gzip_to(tmp / "LSU.fasta", out["reads_lsu_fasta"])
         ssu_reads = sum(1 for k in kinds.values() if k == "SSU")
         taxa = (
             vsearch.closed_reference(
@@ -915,10 +911,7 @@ def raw_reads_taxonomy(
             else []
         )
         ssu = vsearch.lineage_counts(taxa)
-        ordered = dict(sorted(ssu.items(), key=lambda kv: (-kv[1], kv[0])))
-        write_annotation_table(
-            out["reads_ssu_annotations"], amp.taxonomy_rows(ordered), log=log_file
-        )
+        write_annotation_table(out["reads_ssu_annotations"], amp.taxonomy_rows(ssu), log=log_file)
         genus: dict[str, int] = {}
         moved = classified = pairs = None
         if kraken2_db is not None:
@@ -945,12 +938,12 @@ def raw_reads_taxonomy(
             genus, moved = rr.genus_counts(lineages, reestimate=p.reestimate)
         else:
             write_text_atomic(out["reads_kraken2_report"], "")
-        write_annotation_table(out["reads_annotations"], rr.read_annotations(genus), log=log_file)
+        write_annotation_table(out["reads_annotations"], amp.taxonomy_rows(genus), log=log_file)
         figures = {
             "reads": n_reads,
             "ssu_reads": ssu_reads,
             "lsu_reads": sum(1 for k in kinds.values() if k == "LSU"),
-            "ssu_reads_classified": sum(n for k, n in ssu.items() if k != "Unclassified"),
+            "ssu_reads_classified": sum(n for k, n in ssu.items() if k != UNCLASSIFIED),
             "read_pairs_classified": classified,
             "read_pairs": pairs,
             "read_pairs_reestimated": moved,
@@ -985,8 +978,7 @@ def raw_reads_function(
     from .tools.hmmer import hmmer_version, read_frames, search_domains
 
     if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
-        _write_gated(reason, out["reads_function_json"], out["reads_pfam_hits"])
-        write_annotation_table(out["reads_pfam_annotations"], [], log=log_file)
+        _write_gated_step(reason, out, ("reads_pfam_annotations",), log_file)
         return {}
     p = cfg.tools.raw_reads
     reads = sorted(reads_dir.glob("reads_*.fastq.gz"))

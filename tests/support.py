@@ -443,3 +443,16 @@ def assert_same_catalogue(got: Path, want: Path, rel: float = 0.01) -> None:
                         assert_close_json(value, other[col], rel, f"{table} {key} {col}")
                 else:
                     assert value == other[col], f"{table} {key} {col}: {value} vs {other[col]}"
+
+
+#: Where the science tests write their figures (kept for people to read; not in git).
+SCIENCE_ARTEFACTS = REPO / "test-artifacts" / "science"
+
+
+def artefact(name: str, data) -> None:
+    """Write a science test's figures as test-artifacts/science/<name> (JSON)."""
+    import json
+
+    SCIENCE_ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+    (SCIENCE_ARTEFACTS / name).write_text(text)

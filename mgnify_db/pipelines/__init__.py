@@ -94,6 +94,28 @@ class Download:
             object.__setattr__(self, "long_description", self.short_description)
 
 
+def analysis_download(
+    path, alias, file_type, download_type, group, short, long="", idx=()
+) -> Download:
+    """A Download owned by the run's analysis (the ANALYSIS record)."""
+    return Download(
+        AccessionKind.ANALYSIS, path, alias, file_type, download_type, group, short, long, idx
+    )
+
+
+def fastp_report(long: str) -> Download:
+    """The run's fastp report, offered with its analysis (every pipeline begins with fastp)."""
+    return analysis_download(
+        "fastp_html",
+        "{run}_fastp.html",
+        "html",
+        "Quality control",
+        "quality_control",
+        "fastp QC report",
+        long,
+    )
+
+
 @dataclass(frozen=True)
 class AnnotationSpec:
     """An annotation table a pipeline writes per run, owned by its ANALYSIS record.

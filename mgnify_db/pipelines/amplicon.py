@@ -23,7 +23,7 @@ from ..ids import AccessionKind
 from ..io import write_text_atomic
 from ..lineage import RANKS, UNCLASSIFIED, Lineage, Rank
 from ..models import ExperimentType
-from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec
+from . import AnnotationSpec, Pipeline, RecordSpec, RuleSpec, analysis_download, fastp_report
 from .annotations import AnnotationRow
 
 SSU_ANNOTATION_TYPE = "taxonomies__ssu"
@@ -285,12 +285,6 @@ def analysis_columns(results: dict[str, dict]) -> dict:
     }
 
 
-def _download(path, alias, file_type, download_type, group, short, long="", idx=()):
-    return Download(
-        AccessionKind.ANALYSIS, path, alias, file_type, download_type, group, short, long, idx
-    )
-
-
 PIPELINE = Pipeline(
     name="amplicon",
     description="Primers found and removed (cutadapt), pairs merged, ASVs (vsearch UNOISE3,"
@@ -315,16 +309,8 @@ PIPELINE = Pipeline(
     ),
     targets=("asv_json", "amplicon_taxonomy_json", "amplicon_ssu_annotations", "asv_annotations"),
     downloads=(
-        _download(
-            "fastp_html",
-            "{run}_fastp.html",
-            "html",
-            "Quality control",
-            "quality_control",
-            "fastp QC report",
-            "fastp report of the read quality control before primer removal",
-        ),
-        _download(
+        fastp_report("fastp report of the read quality control before primer removal"),
+        analysis_download(
             "primers_fasta",
             "{run}_primers.fasta",
             "fasta",
@@ -334,7 +320,7 @@ PIPELINE = Pipeline(
             "The known primers found at the reads' starts (cutadapt) and removed; empty when"
             " none was found",
         ),
-        _download(
+        analysis_download(
             "asv_fasta",
             "{run}_asv_seqs.fasta",
             "fasta",
@@ -343,7 +329,7 @@ PIPELINE = Pipeline(
             "ASV sequences",
             "Amplicon sequence variants (vsearch UNOISE3, UCHIME3 chimeras removed)",
         ),
-        _download(
+        analysis_download(
             "asv_counts",
             "{run}_asv_read_counts.tsv",
             "tsv",
@@ -352,7 +338,7 @@ PIPELINE = Pipeline(
             "ASV read counts",
             "Reads per ASV (each read counted for the ASV it matches best at 97 % or more)",
         ),
-        _download(
+        analysis_download(
             "asv_taxonomy",
             "{run}_asv_taxonomy.tsv",
             "tsv",
@@ -362,7 +348,7 @@ PIPELINE = Pipeline(
             "Lineage of each ASV (vsearch SINTAX against the SSU reference), one column per"
             " rank, and its amplified region",
         ),
-        _download(
+        analysis_download(
             "amplicon_ssu_annotations",
             "{run}_SSU_taxonomy.tsv.gz",
             "tsv",
@@ -373,7 +359,7 @@ PIPELINE = Pipeline(
             " share (97 % identity), and the reads in each",
             ("gzi",),
         ),
-        _download(
+        analysis_download(
             "amplicon_rank_counts",
             "{run}_SSU_ranks.tsv",
             "tsv",
@@ -382,7 +368,7 @@ PIPELINE = Pipeline(
             "SSU taxonomy per rank",
             "Reads per taxon at each rank (closed-reference), with their fraction of all reads",
         ),
-        _download(
+        analysis_download(
             "asv_annotations",
             "{run}_ASV_taxonomy_summary.tsv.gz",
             "tsv",

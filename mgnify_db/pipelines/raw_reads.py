@@ -14,13 +14,11 @@ Pfam entry).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from ..ids import AccessionKind
 from ..lineage import UNCLASSIFIED, Lineage, Rank
-from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec
-from .amplicon import taxonomy_rows
-from .annotations import AnnotationRow
+from . import AnnotationSpec, Pipeline, RecordSpec, RuleSpec, analysis_download, fastp_report
 
 SSU_ANNOTATION_TYPE = "taxonomies__ssu"
 READ_ANNOTATION_TYPE = "taxonomies__reads"
@@ -82,12 +80,6 @@ def genus_counts(
     return out, moved
 
 
-def read_annotations(counts: Mapping[str, int]) -> list[AnnotationRow]:
-    """`taxonomies__reads` rows: per lineage (cut at genus), its read pairs, most first."""
-    ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return taxonomy_rows(ordered)
-
-
 def analysis_columns(results: dict[str, dict]) -> dict:
     if not results:
         return {}
@@ -99,12 +91,6 @@ def analysis_columns(results: dict[str, dict]) -> dict:
             **function,
         }
     }
-
-
-def _download(path, alias, file_type, download_type, group, short, long="", idx=()):
-    return Download(
-        AccessionKind.ANALYSIS, path, alias, file_type, download_type, group, short, long, idx
-    )
 
 
 PIPELINE = Pipeline(
@@ -139,16 +125,8 @@ PIPELINE = Pipeline(
         "reads_pfam_hits",
     ),
     downloads=(
-        _download(
-            "fastp_html",
-            "{run}_fastp.html",
-            "html",
-            "Quality control",
-            "quality_control",
-            "fastp QC report",
-            "fastp report of the read quality control",
-        ),
-        _download(
+        fastp_report("fastp report of the read quality control"),
+        analysis_download(
             "reads_ssu_fasta",
             "{run}_SSU_reads.fasta.gz",
             "fasta",
@@ -157,7 +135,7 @@ PIPELINE = Pipeline(
             "SSU rRNA reads",
             "Reads with an SSU rRNA hit (Infernal cmsearch, Rfam's SSU models)",
         ),
-        _download(
+        analysis_download(
             "reads_lsu_fasta",
             "{run}_LSU_reads.fasta.gz",
             "fasta",
@@ -166,7 +144,7 @@ PIPELINE = Pipeline(
             "LSU rRNA reads",
             "Reads with an LSU rRNA hit (Infernal cmsearch, Rfam's LSU models)",
         ),
-        _download(
+        analysis_download(
             "reads_ssu_annotations",
             "{run}_SSU_taxonomy.tsv.gz",
             "tsv",
@@ -177,7 +155,7 @@ PIPELINE = Pipeline(
             " 97 % identity) and the reads in each",
             ("gzi",),
         ),
-        _download(
+        analysis_download(
             "reads_annotations",
             "{run}_reads_taxonomy.tsv.gz",
             "tsv",
@@ -188,7 +166,7 @@ PIPELINE = Pipeline(
             " left above genus shared among the genera below)",
             ("gzi",),
         ),
-        _download(
+        analysis_download(
             "reads_kraken2_report",
             "{run}_kraken2_report.txt",
             "tsv",
@@ -197,7 +175,7 @@ PIPELINE = Pipeline(
             "kraken2 report",
             "kraken2's report of the read pairs per taxon (before re-estimation)",
         ),
-        _download(
+        analysis_download(
             "reads_pfam_annotations",
             "{run}_pfam_summary.tsv.gz",
             "tsv",
@@ -208,7 +186,7 @@ PIPELINE = Pipeline(
             " carrying each",
             ("gzi",),
         ),
-        _download(
+        analysis_download(
             "reads_pfam_hits",
             "{run}_pfam_reads.tsv.gz",
             "tsv",

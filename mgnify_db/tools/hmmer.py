@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pyhmmer.easel import Alphabet, DigitalSequenceBlock, TextSequence
 from pyhmmer.plan7 import HMM, HMMFile
 
-from ..io import open_text, read_fasta, temp_path
+from ..io import open_text, read_fasta, read_reads, temp_path
 
 DOMAIN_TABLE_COLUMNS = (
     "protein",
@@ -91,19 +91,22 @@ def _gathering_checked(hmms: Iterable[HMM], path: Path) -> Iterator[HMM]:
         yield hmm
 
 
-def read_proteins(proteins: Path) -> DigitalSequenceBlock:
+def _digital_proteins(proteins: Path) -> Iterator:
     """Proteins of a (gz) FASTA as digital sequences; a trailing `*` (stop) is dropped."""
-    block = DigitalSequenceBlock(AMINO)
     for header, seq in read_fasta(proteins):
         name, _, description = header.partition(" ")
         text = TextSequence(name=name, description=description.strip(), sequence=seq.rstrip("*"))
         try:
-            block.append(text.digitize(AMINO))
+            yield text.digitize(AMINO)
         except ValueError as exc:
             raise ValueError(
                 f"{proteins}: protein {name} is not an amino-acid sequence: {exc}"
             ) from None
-    return block
+
+
+def read_proteins(proteins: Path) -> DigitalSequenceBlock:
+    """Proteins of a (gz) FASTA as digital sequences; a trailing `*` (stop) is dropped."""
+    return DigitalSequenceBlock(AMINO, _digital_proteins(proteins))
 
 
 def search_domains(
@@ -145,17 +148,11 @@ def search_domains(
 
 
 def _protein_blocks(proteins: Path, chunk: int | None) -> Iterator[DigitalSequenceBlock]:
-    if chunk is None:
-        block = read_proteins(proteins)
-        if block:
-            yield block
-        return
+    """The proteins in blocks of `chunk` (None: one block); no proteins, no block."""
     block = DigitalSequenceBlock(AMINO)
-    for header, seq in read_fasta(proteins):
-        name, _, description = header.partition(" ")
-        text = TextSequence(name=name, description=description.strip(), sequence=seq.rstrip("*"))
-        block.append(text.digitize(AMINO))
-        if len(block) >= chunk:
+    for protein in _digital_proteins(proteins):
+        block.append(protein)
+        if chunk is not None and len(block) >= chunk:
             yield block
             block = DigitalSequenceBlock(AMINO)
     if block:
@@ -285,7 +282,7 @@ def read_frames(reads: Iterable[Path], out: Path, *, min_length: int = 30) -> tu
     n_reads = n_pieces = 0
     with open(out, "w") as fh:
         for mate, path in enumerate(reads, 1):
-            for name, seq in _reads_of(path):
+            for name, seq in read_reads(path):
                 n_reads += 1
                 if set(seq) - {"A", "C", "G", "T", "N"}:
                     continue
@@ -301,21 +298,3 @@ def read_frames(reads: Iterable[Path], out: Path, *, min_length: int = 30) -> tu
                                 fh.write(f">{name}/{mate}_{strand}{frame}_{i}\n{part}\n")
                                 n_pieces += 1
     return n_reads, n_pieces
-
-
-def _reads_of(path: Path) -> Iterator[tuple[str, str]]:
-    """(id, sequence) of a FASTQ or FASTA file, gz ok."""
-    from ..io import open_text
-
-    with open_text(path) as fh:
-        first = fh.readline()
-        if first.startswith(">"):
-            yield from ((h.split()[0], s) for h, s in read_fasta(path))
-            return
-        header = first
-        while header:
-            seq = fh.readline().strip()
-            fh.readline()
-            fh.readline()
-            yield header[1:].split()[0], seq.upper()
-            header = fh.readline()

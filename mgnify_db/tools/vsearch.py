@@ -17,6 +17,7 @@ from ..io import open_text, read_fasta
 from ..lineage import UNCLASSIFIED, Lineage, Rank
 from ..proc import run_logged
 from .kraken2 import scratch_log
+from .sintax import vsearch_version  # noqa: F401 - the version of the tool this module runs
 
 _SIZE = re.compile(r";size=(\d+)")
 
@@ -24,12 +25,6 @@ _SIZE = re.compile(r";size=(\d+)")
 def _vsearch(args: Sequence, log: Path | None) -> None:
     with scratch_log(log) as log_path:
         run_logged(["vsearch", *args, "--no_progress"], log_path)
-
-
-def vsearch_version() -> str | None:
-    from .sintax import vsearch_version as version
-
-    return version()
 
 
 def size_of(label: str) -> int:

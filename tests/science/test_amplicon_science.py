@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import AMPLICON_STUDY, REPO
+from support import AMPLICON_STUDY, artefact
 
 from mgnify_db.catalogue import open_store
 from mgnify_db.dev import score
@@ -21,7 +21,6 @@ from mgnify_db.pipelines.annotations import read_annotation_table
 pytestmark = pytest.mark.e2e
 
 RUN = "ERR0000301"
-ARTEFACTS = REPO / "test-artifacts" / "science"
 # truth key (demo/ena/amplicon/runs.yaml) -> (genome accession, genus)
 GENERA = {
     "cdiphtheriae": ("NZ_LN831026.1", "g__Corynebacterium"),
@@ -33,11 +32,6 @@ GENERA = {
 # Methanobrevibacter is M. smithii, 91.7 %): closed-reference leaves those reads unclassified
 NOT_IN_REFERENCE_AT_97 = {"g__Methanobrevibacter"}
 FORWARD, REVERSE = "GTGYCAGCMGCCGCGGTAA", "GGACTACNVGGGTWTCTAAT"
-
-
-def artefact(name: str, data) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTEFACTS / name).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import REPO, SCIENCE_STUDY
+from support import SCIENCE_STUDY, artefact
 
 from mgnify_db.catalogue import open_store
 from mgnify_db.dev import score
@@ -19,7 +19,6 @@ from mgnify_db.pipelines.annotations import read_annotation_table
 pytestmark = pytest.mark.e2e
 
 RUN = "ERR0000201"
-ARTEFACTS = REPO / "test-artifacts" / "science"
 # genome accession -> (name, coverage simulated, true genus, in the kraken2 database)
 TRUTH = {
     "NC_001416.1": ("lambda", 40, "g__Lambdavirus", True),
@@ -27,11 +26,6 @@ TRUTH = {
     "NZ_LN831026.1": ("cdiphtheriae", 6, "g__Corynebacterium", False),
 }
 HOST = "S288C"
-
-
-def artefact(name: str, data) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTEFACTS / name).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 @pytest.fixture(scope="module")

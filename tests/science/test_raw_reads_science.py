@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import RAW_READS_STUDY, REPO
+from support import RAW_READS_STUDY, artefact
 
 from mgnify_db.catalogue import open_store
 from mgnify_db.dev import score
@@ -18,7 +18,6 @@ from mgnify_db.pipelines.annotations import read_annotation_table
 pytestmark = pytest.mark.e2e
 
 RUN = "ERR0000401"
-ARTEFACTS = REPO / "test-artifacts" / "science"
 # genome accession -> (genus, in the kraken2 database)
 TRUTH = {
     "CP002683.1": ("g__Thermodesulfatator", True),
@@ -27,11 +26,6 @@ TRUTH = {
     "NC_013861.1": ("g__Legionella", False),
     "NC_001416.1": ("g__Lambdavirus", True),
 }
-
-
-def artefact(name: str, data) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTEFACTS / name).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 @pytest.fixture(scope="module")
