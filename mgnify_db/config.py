@@ -340,12 +340,12 @@ class AmpliconParams(Strict):
 class RawReadsParams(Strict):
     """Raw-reads analysis: rRNA reads, read taxonomy (kraken2), Pfam on reads."""
 
-    ssu_identity: Annotated[float, Field(gt=0, le=1)] = Field(
+    rrna_identity: Annotated[float, Field(gt=0, le=1)] = Field(
         0.97,
-        description="an SSU read takes the lineage of its best reference hits at this"
+        description="an SSU or LSU read takes the lineage of its best reference hits at this"
         " identity or more; below, it is Unclassified",
     )
-    ssu_agreement: Annotated[float, Field(gt=0, le=1)] = Field(
+    rrna_agreement: Annotated[float, Field(gt=0, le=1)] = Field(
         0.6, description="a rank is kept while this share of the best hits agree on it"
     )
     kraken2_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -495,6 +495,11 @@ class References(Strict):
         Source(url="https://www.drive5.com/sintax/rdp_16s_v18.fa.gz"),
         description="SSU sequences with lineages (SINTAX headers, or `>id Lineage;...` as"
         " microbiomeutil's gold 16S)",
+    )
+    lsu: Source | None = Field(
+        None,
+        description="LSU sequences with lineages, in the SSU reference's formats (none: the"
+        " raw-reads pipeline counts LSU reads but does not classify them)",
     )
     kraken2: Kraken2Reference | None = Field(
         None, description="the contig-taxonomy database (none: contigs are not classified)"

@@ -75,6 +75,7 @@ PATTERNS: dict[str, str] = {
     "reads_lsu_fasta": RUN + "/raw_reads/lsu_reads.fasta.gz",
     "reads_kraken2_report": RUN + "/raw_reads/kraken2_report.txt",
     "reads_ssu_annotations": RUN + "/raw_reads/ssu_taxonomy.tsv.gz",
+    "reads_lsu_annotations": RUN + "/raw_reads/lsu_taxonomy.tsv.gz",
     "reads_annotations": RUN + "/raw_reads/reads_taxonomy.tsv.gz",
     # ... and Pfam on the reads
     "reads_function_json": RUN + "/raw_reads/function.json",
@@ -95,6 +96,7 @@ PATTERNS: dict[str, str] = {
     "reference_pfam": "{results}/references/pfam/pfam.hmm",
     "reference_rfam": "{results}/references/rfam/rrna.cm",
     "reference_ssu": "{results}/references/ssu/ssu.fasta",
+    "reference_lsu": "{results}/references/lsu/lsu.fasta",
     "reference_kraken2": "{results}/references/kraken2/db",
     # one minimap2 index per set of genomes removed together ({genomes}: names joined by "+")
     "reference_decontamination": "{results}/references/decontamination/{genomes}/index.mmi",

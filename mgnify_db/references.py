@@ -41,7 +41,7 @@ class FetchedFile(BaseModel):
 class Manifest(BaseModel):
     """`reference.json` beside a built database."""
 
-    reference: str  # pfam, rfam, ssu, kraken2, decontamination
+    reference: str  # pfam, rfam, ssu, lsu, kraken2, decontamination
     sources: list[FetchedFile]
     built: str  # UTC time
     details: dict = {}
@@ -181,14 +181,14 @@ def build_rfam(source: Source, out: Path) -> Manifest:
     )
 
 
-def build_ssu(source: Source, out: Path) -> Manifest:
-    """The SSU reference with lineages in SINTAX format."""
+def build_rrna_reference(source: Source, out: Path, name: str = "ssu") -> Manifest:
+    """An rRNA reference with lineages (`name`: ssu or lsu) in SINTAX format."""
     from .tools.sintax import prepare_reference
 
     with _workdir(out) as work:
-        fetched = fetch(source, work / _name_for(source, "ssu.fasta"))
-        info = prepare_reference(work / _name_for(source, "ssu.fasta"), out)
-    return _write_manifest(out, "ssu", [fetched], **info.model_dump(mode="json"))
+        fetched = fetch(source, work / _name_for(source, f"{name}.fasta"))
+        info = prepare_reference(work / _name_for(source, f"{name}.fasta"), out)
+    return _write_manifest(out, name, [fetched], **info.model_dump(mode="json"))
 
 
 def _dmp_cells(raw: bytes) -> list[str]:
@@ -276,7 +276,7 @@ __all__ = [
     "build_kraken2",
     "build_pfam",
     "build_rfam",
-    "build_ssu",
+    "build_rrna_reference",
     "decontamination_key",
     "fetch",
     "read_manifest",

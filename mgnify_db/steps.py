@@ -192,11 +192,15 @@ def reference_rfam(*, cfg: GlobalConfig, out: Path) -> None:
     log.info("rfam: %d rRNA models from %s", len(m.details["models"]), m.sources[0].location)
 
 
-def reference_ssu(*, cfg: GlobalConfig, out: Path) -> None:
-    from .references import build_ssu
+def reference_rrna(*, cfg: GlobalConfig, name: str, out: Path) -> None:
+    """The SSU or LSU reference (`name`), from config `references.<name>`."""
+    from .references import build_rrna_reference
 
-    m = build_ssu(cfg.references.ssu, out)
-    log.info("ssu: %s from %s", m.details, m.sources[0].location)
+    source = getattr(cfg.references, name)
+    if source is None:
+        raise ValueError(f"references.{name} is not configured")
+    m = build_rrna_reference(source, out, name)
+    log.info("%s: %s from %s", name, m.details, m.sources[0].location)
 
 
 def reference_kraken2(*, cfg: GlobalConfig, out: Path, threads: int, log_file: Path) -> None:
@@ -852,15 +856,17 @@ def raw_reads_taxonomy(
     reads_dir: Path,
     cm: Path,
     ssu_reference: Path,
+    lsu_reference: Path | None,
     kraken2_db: Path | None,
     out: dict[str, Path],
     threads: int,
     log_file: Path,
     job: Job,
 ) -> dict:
-    """SSU and LSU reads (Infernal cmsearch, Rfam's rRNA models), the SSU reads' closed-
-    reference taxonomy, and every read pair's kraken2 taxonomy by genus (re-estimated). `out`:
-    path name (pipelines.raw_reads.TAXONOMY_OUTPUTS) -> file."""
+    """SSU and LSU reads (Infernal cmsearch, Rfam's rRNA models), their closed-reference
+    taxonomy (LSU's when an LSU reference is configured), and every read pair's kraken2
+    taxonomy by genus (re-estimated). `out`: path name (pipelines.raw_reads.TAXONOMY_OUTPUTS)
+    -> file."""
     from .lineage import UNCLASSIFIED
     from .pipelines import amplicon as amp
     from .pipelines import raw_reads as rr
@@ -868,7 +874,8 @@ def raw_reads_taxonomy(
     from .tools import kraken2 as k2
 
     if reason := _gate(qc_dir / "qc.json") or _gate(reads_dir / "decontamination.json"):
-        _write_gated_step(reason, out, ("reads_ssu_annotations", "reads_annotations"), log_file)
+        tables = ("reads_ssu_annotations", "reads_lsu_annotations", "reads_annotations")
+        _write_gated_step(reason, out, tables, log_file)
         return {}
     p = cfg.tools.raw_reads
     reads = sorted(reads_dir.glob("reads_*.fastq.gz"))
@@ -896,22 +903,26 @@ def raw_reads_taxonomy(
                     files[kinds[h]].write(f">{h}\n{s}\n")
         _gzip_to(tmp / "SSU.fasta", out["reads_ssu_fasta"])
         _gzip_to(tmp / "LSU.fasta", out["reads_lsu_fasta"])
-        ssu_reads = sum(1 for k in kinds.values() if k == "SSU")
-        taxa = (
-            vsearch.closed_reference(
-                tmp / "SSU.fasta",
-                ssu_reference,
-                tmp / "ssu_hits.tsv",
-                identity=p.ssu_identity,
-                agreement=p.ssu_agreement,
-                threads=threads,
-                log=log_file,
+        found = {kind: sum(1 for k in kinds.values() if k == kind) for kind in ("SSU", "LSU")}
+        rrna: dict[str, dict[str, int]] = {}
+        for kind, reference in (("SSU", ssu_reference), ("LSU", lsu_reference)):
+            taxa = (
+                vsearch.closed_reference(
+                    tmp / f"{kind}.fasta",
+                    reference,
+                    tmp / f"{kind}_hits.tsv",
+                    identity=p.rrna_identity,
+                    agreement=p.rrna_agreement,
+                    threads=threads,
+                    log=log_file,
+                )
+                if found[kind] and reference is not None
+                else []
             )
-            if ssu_reads
-            else []
-        )
-        ssu = vsearch.lineage_counts(taxa)
-        write_annotation_table(out["reads_ssu_annotations"], amp.taxonomy_rows(ssu), log=log_file)
+            rrna[kind] = vsearch.lineage_counts(taxa)
+            table = out[f"reads_{kind.lower()}_annotations"]
+            write_annotation_table(table, amp.taxonomy_rows(rrna[kind]), log=log_file)
+        ssu_reads = found["SSU"]
         genus: dict[str, int] = {}
         moved = classified = pairs = None
         if kraken2_db is not None:
@@ -942,8 +953,14 @@ def raw_reads_taxonomy(
         figures = {
             "reads": n_reads,
             "ssu_reads": ssu_reads,
-            "lsu_reads": sum(1 for k in kinds.values() if k == "LSU"),
-            "ssu_reads_classified": sum(n for k, n in ssu.items() if k != UNCLASSIFIED),
+            "lsu_reads": found["LSU"],
+            **{
+                f"{kind.lower()}_reads_classified": sum(
+                    n for k, n in counts.items() if k != UNCLASSIFIED
+                )
+                for kind, counts in rrna.items()
+            },
+            "lsu_taxonomy": None if lsu_reference else "no LSU reference configured",
             "read_pairs_classified": classified,
             "read_pairs": pairs,
             "read_pairs_reestimated": moved,
@@ -953,7 +970,12 @@ def raw_reads_taxonomy(
             "read_taxonomy": None if kraken2_db else "no kraken2 database configured",
             **{
                 f"{name}_reference": _reference_source(path)
-                for name, path in (("rrna", cm), ("ssu", ssu_reference), ("kraken2", kraken2_db))
+                for name, path in (
+                    ("rrna", cm),
+                    ("ssu", ssu_reference),
+                    ("lsu", lsu_reference),
+                    ("kraken2", kraken2_db),
+                )
                 if path is not None
             },
         }

@@ -194,6 +194,7 @@ REFERENCE_RULES: dict[str, RuleSpec] = {
     "reference_pfam": RuleSpec(mem_mb=2000, runtime=240),
     "reference_rfam": RuleSpec(mem_mb=1000, runtime=120, binaries=("cmconvert",)),
     "reference_ssu": RuleSpec(mem_mb=1000, runtime=120),
+    "reference_lsu": RuleSpec(mem_mb=1000, runtime=120),
     "reference_kraken2": RuleSpec(
         mem_mb=4000, runtime=720, threads="references", binaries=("kraken2-build",)
     ),

@@ -1,14 +1,14 @@
 """The raw-reads pipeline (METAG and METAT runs, when the study asks for `raw-reads`): the reads
 after QC (and decontamination, where the study has genomes to remove) are analysed without
-assembly. SSU and LSU reads are found (Infernal, Rfam's rRNA models) and the SSU reads
-classified against the SSU reference (closed reference, as the amplicon pipeline's reads); every
+assembly. SSU and LSU reads are found (Infernal, Rfam's rRNA models) and classified against the
+SSU and LSU references (closed reference, as the amplicon pipeline's reads); every
 read pair is classified by kraken2 against the rule-built database, the reads left above genus
 shared among the genera below (Bracken's idea); Pfam domains are searched in the reads' six-frame
 translations (pyhmmer).
 
 Rules in workflow/rules/raw_reads.smk; steps in mgnify_db.steps. Its annotations:
-`taxonomies__ssu` (SSU reads), `taxonomies__reads` (kraken2, by genus) and `pfams` (reads per
-Pfam entry).
+`taxonomies__ssu` and `taxonomies__lsu` (SSU and LSU reads), `taxonomies__reads` (kraken2, by
+genus) and `pfams` (reads per Pfam entry).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..lineage import UNCLASSIFIED, Lineage, Rank
 from . import AnnotationSpec, Pipeline, RecordSpec, RuleSpec, analysis_download, fastp_report
 
 SSU_ANNOTATION_TYPE = "taxonomies__ssu"
+LSU_ANNOTATION_TYPE = "taxonomies__lsu"
 READ_ANNOTATION_TYPE = "taxonomies__reads"
 PFAM_ANNOTATION_TYPE = "pfams"
 PIPELINE_REVISION = "1"
@@ -30,6 +31,7 @@ TAXONOMY_OUTPUTS = (
     "reads_lsu_fasta",
     "reads_kraken2_report",
     "reads_ssu_annotations",
+    "reads_lsu_annotations",
     "reads_annotations",
 )
 FUNCTION_OUTPUTS = ("reads_function_json", "reads_pfam_annotations", "reads_pfam_hits")
@@ -120,6 +122,7 @@ PIPELINE = Pipeline(
         "reads_taxonomy_json",
         "reads_function_json",
         "reads_ssu_annotations",
+        "reads_lsu_annotations",
         "reads_annotations",
         "reads_pfam_annotations",
         "reads_pfam_hits",
@@ -153,6 +156,17 @@ PIPELINE = Pipeline(
             "SSU taxonomy of the reads",
             "Lineages of the SSU reads (the lineage their best hits in the SSU reference share,"
             " 97 % identity) and the reads in each",
+            ("gzi",),
+        ),
+        analysis_download(
+            "reads_lsu_annotations",
+            "{run}_LSU_taxonomy.tsv.gz",
+            "tsv",
+            "Taxonomic analysis",
+            "taxonomies.closed_reference.lsu",
+            "LSU taxonomy of the reads",
+            "Lineages of the LSU reads (the lineage their best hits in the LSU reference share,"
+            " 97 % identity) and the reads in each; empty without an LSU reference",
             ("gzi",),
         ),
         analysis_download(
@@ -198,6 +212,7 @@ PIPELINE = Pipeline(
     ),
     annotations=(
         AnnotationSpec(type=SSU_ANNOTATION_TYPE, path="reads_ssu_annotations"),
+        AnnotationSpec(type=LSU_ANNOTATION_TYPE, path="reads_lsu_annotations"),
         AnnotationSpec(type=READ_ANNOTATION_TYPE, path="reads_annotations"),
         AnnotationSpec(type=PFAM_ANNOTATION_TYPE, path="reads_pfam_annotations"),
     ),

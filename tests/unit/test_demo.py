@@ -308,7 +308,39 @@ def test_references_config_overrides_config_yaml_urls(demo_dir: Path, tmp_path: 
         Path(__file__).resolve().parents[2] / "config" / "config.yaml",
         yaml.safe_load(written.read_text()),
     )
-    for name in ("pfam", "rfam", "ssu"):
+    for name in ("pfam", "rfam", "ssu", "lsu"):
         source = getattr(cfg.references, name)
         assert source.url is None and Path(source.path).is_file(), name
     assert cfg.references.kraken2 is not None and cfg.references.decontamination.genomes
+
+
+def test_lsu_records_take_their_genus_lineage_from_the_16s_file(tmp_path: Path) -> None:
+    """SILVA's LSU titles name the organism only; the demo's LSU reference takes the lineage of
+    the organism's genus from the gold 16S file, and keeps only bacteria and archaea."""
+    from mgnify_db.dev.demo.references import genus_lineages, lsu_records
+    from mgnify_db.tools.sintax import _parse_lineage_header
+
+    gold = tmp_path / "gold.fasta"
+    gold.write_text(
+        ">1\tEscherichia coli K-12\tids\tBacteria; Proteobacteria; Gammaproteobacteria;"
+        " Enterobacteriales; Enterobacteriaceae; Escherichia\nACGT\n"
+        ">2\tEscherichia albertii\tids\tBacteria; X; X; X; X; Escherichia\nACGT\n"
+        ">3\tPlasmodium x\tids\tEukaryota; A; B; C; D; Plasmodium\nACGT\n"
+    )
+    lineages = genus_lineages(gold)
+    assert lineages["Escherichia"].endswith("Enterobacteriaceae; Escherichia")  # first wins
+    records = list(
+        lsu_records(
+            [
+                ("gb|CP000001| Escherichia coli O157:H7 str. X, complete genome. 2904 bp ", "AC"),
+                ("gb|AB000002| Plasmodium falciparum 28S rRNA. 3000 bp ", "GG"),
+                ("gb|AB000003| uncultured bacterium clone 7. 2000 bp ", "TT"),
+            ],
+            lineages,
+        )
+    )
+    assert [seq for _, seq in records] == ["AC"]
+    label, names = _parse_lineage_header(records[0][0])
+    assert label == "CP000001"
+    assert names["genus"] == "Escherichia" and names["species"] == "Escherichia coli"
+    assert names["family"] == "Enterobacteriaceae"

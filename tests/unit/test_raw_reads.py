@@ -94,6 +94,7 @@ def test_a_run_that_failed_qc_gets_gated_raw_reads_outputs(tmp_path):
         **common,
         cm=tmp_path / "x",
         ssu_reference=tmp_path / "x",
+        lsu_reference=None,
         kraken2_db=None,
         out=tax,
         log_file=tmp_path / "t.log",
@@ -103,5 +104,6 @@ def test_a_run_that_failed_qc_gets_gated_raw_reads_outputs(tmp_path):
         assert json.loads(path.read_text()) == {"gated": "qc_failed: 300 reads"}
     assert all(p.exists() for p in [*tax.values(), *fn.values()])  # every declared output
     assert list(read_annotation_table(tax["reads_annotations"])) == []
+    assert list(read_annotation_table(tax["reads_lsu_annotations"])) == []
     assert list(read_annotation_table(fn["reads_pfam_annotations"])) == []
     assert not (tmp_path / "jobs.jsonl").exists()  # nothing ran

@@ -102,8 +102,13 @@ def clean_reads(wildcards):
 
 
 def raw_reads_references(wildcards):
-    """The read-taxonomy database raw_reads_taxonomy reads (when one is configured)."""
-    return {"kraken2": P("reference_kraken2")} if CFG.references.kraken2 is not None else {}
+    """The optional references raw_reads_taxonomy reads: LSU and read taxonomy (kraken2)."""
+    refs = {}
+    if CFG.references.lsu is not None:
+        refs["lsu"] = P("reference_lsu")
+    if CFG.references.kraken2 is not None:
+        refs["kraken2"] = P("reference_kraken2")
+    return refs
 
 
 def taxonomy_references(wildcards):

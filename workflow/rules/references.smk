@@ -43,6 +43,7 @@ rule reference_ssu:
     output:
         fasta=P("reference_ssu"),
     params:
+        name="ssu",
         source=lambda wc: smk.source_identity(CFG.references.ssu),
     log:
         REF_LOG("reference_ssu", "ssu"),
@@ -54,7 +55,26 @@ rule reference_ssu:
     conda:
         "../envs/mgnify-db.yaml"
     script:
-        "../scripts/reference_ssu.py"
+        "../scripts/reference_rrna.py"
+
+
+rule reference_lsu:
+    output:
+        fasta=P("reference_lsu"),
+    params:
+        name="lsu",
+        source=lambda wc: smk.source_identity(CFG.references.lsu),
+    log:
+        REF_LOG("reference_lsu", "lsu"),
+    benchmark:
+        REF_BENCH("reference_lsu", "lsu")
+    resources:
+        mem_mb=ref_resource("reference_lsu", "mem_mb"),
+        runtime=ref_resource("reference_lsu", "runtime"),
+    conda:
+        "../envs/mgnify-db.yaml"
+    script:
+        "../scripts/reference_rrna.py"
 
 
 rule reference_kraken2:

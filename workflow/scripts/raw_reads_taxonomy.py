@@ -14,6 +14,7 @@ run_step(
     reads_dir=Path(inputs.reads),
     cm=Path(inputs.cm),
     ssu_reference=Path(inputs.ssu),
+    lsu_reference=Path(inputs.lsu) if "lsu" in inputs.keys() else None,
     kraken2_db=Path(inputs.kraken2) if "kraken2" in inputs.keys() else None,
     out={name: Path(snakemake.output[name]) for name in TAXONOMY_OUTPUTS},
     threads=snakemake.threads,

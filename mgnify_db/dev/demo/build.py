@@ -24,7 +24,8 @@ STAMP_NAME = ".demo-build.json"
 #: Bump when the build's output changes for the same spec (invalidates existing builds).
 #: 2: several studies (a private one, with the mirror's access.json).
 #: 3: reference files (references/) and the science study.
-BUILD_VERSION = 3
+#: 4: the LSU reference; the kraken2 database's second E. coli strain and decoy.
+BUILD_VERSION = 4
 #: Sample fields copied into each of its runs' records.
 FROM_SAMPLE = (
     "secondary_sample_accession",

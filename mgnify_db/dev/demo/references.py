@@ -5,9 +5,12 @@ the workflow's `reference_*` rules build their databases from them as from produ
   Arch131, Pfam entries only);
 - ``rrna.cm.i1m``: Rfam's rRNA covariance models inside PyPI's pybarrnap sdist (cmpress'ed);
 - ``ssu.fasta.gz``: 5,181 16S genes with lineages, Debian's microbiomeutil-data;
+- ``lsu.fasta.gz``: the bacterial and archaeal 23S genes of SILVA's LSURef 93 (Debian's
+  ncbi-rrna-data, a BLAST database) whose genus the 16S file holds, with that genus' lineage
+  (SILVA's titles name the organism, not its lineage);
 - ``taxonomy.tsv`` (demo/references) and ``genomes/*.fna.gz``: the kraken2 database's genomes,
-  the community's less Corynebacterium and Legionella (deliberately absent) plus decoys and
-  Coxiella, Legionella's near relative;
+  the communities' less Corynebacterium and Legionella (deliberately absent), plus Coxiella
+  (Legionella's near relative), a second E. coli strain (536) and a decoy (H. pylori G27);
 - ``yeast.fna.gz``: the host genome decontamination removes.
 """
 
@@ -17,6 +20,8 @@ import gzip
 import hashlib
 import re
 import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import DemoBuildError
@@ -30,6 +35,8 @@ PFAM_MEMBERS = ("micomplete/share/Bact105.hmm", "micomplete/share/Arch131.hmm")
 RFAM_SDIST = "pybarrnap==0.5.2"
 RFAM_MEMBER = "src/pybarrnap/db/cm/all.cm.i1m"
 SSU_DEBIAN = ("microbiomeutil-data", "usr/share/microbiomeutil-data/RESOURCES/rRNA16S.gold.fasta")
+#: SILVA LSURef 93 as a BLAST database (blastdbcmd, ncbi-blast+, reads it)
+LSU_DEBIAN = ("ncbi-rrna-data", "usr/share/ncbi/data/LSURef_93.fasta.nsq")
 #: genome key -> NCBI taxid (demo/references/taxonomy.tsv) of the kraken2 database's genomes
 KRAKEN2_GENOMES = {
     "lambda": 10710,
@@ -37,6 +44,8 @@ KRAKEN2_GENOMES = {
     "ecoli": 562,
     "mruminantium": 83816,
     "coxiella": 777,  # a near relative (same order) of the raw-reads study's absent Legionella
+    "ecoli536": 562,  # another strain of the raw-reads study's E. coli (K-12)
+    "hpylori": 210,  # a decoy: in no demo community
 }
 HOST = "yeast"
 
@@ -69,6 +78,68 @@ def pfam_models(texts: list[str]) -> str:
     return "".join(out)
 
 
+def genus_lineages(gold: Path) -> dict[str, str]:
+    """Genus -> its lineage (`Bacteria; Phylum; Class; Order; Family; Genus`, tab-separated last
+    field of the gold 16S file's headers); the first record of a genus wins."""
+    out: dict[str, str] = {}
+    with open(gold) as fh:
+        for line in fh:
+            if line.startswith(">"):
+                lineage = line.rstrip("\n").split("\t")[-1]
+                ranks = [r.strip() for r in lineage.split(";")]
+                if len(ranks) == 6 and all(ranks):
+                    out.setdefault(ranks[-1], "; ".join(ranks))
+    return out
+
+
+def lsu_records(
+    records: Iterable[tuple[str, str]], lineages: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """(header, sequence) in the gold 16S style (`ID<TAB>organism<TAB>lineage`) of SILVA LSU
+    records (`gb|ACC| Genus species strain...`, sequence) of bacteria and archaea whose genus
+    has a lineage."""
+    for title, seq in records:
+        ident, _, organism = title.strip().partition(" ")
+        genus = organism.split(" ", 1)[0]
+        lineage = lineages.get(genus)
+        if lineage is None or not lineage.startswith(("Bacteria;", "Archaea;")):
+            continue
+        acc = next((part for part in ident.split("|")[1:] if part), ident)
+        organism = re.sub(r"\s+\d+ bp$", "", organism)
+        yield f"{acc}\t{organism}\t{lineage}", seq
+
+
+def _blast_records(db: Path) -> Iterator[tuple[str, str]]:
+    """(title, sequence) of every record of a BLAST nucleotide database (blastdbcmd)."""
+    try:
+        proc = subprocess.run(
+            ["blastdbcmd", "-db", str(db), "-entry", "all", "-outfmt", "%t\t%s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise DemoBuildError(
+            f"blastdbcmd could not read {db} ({exc}); install ncbi-blast+ (scripts/setup)"
+        ) from exc
+    for line in proc.stdout.splitlines():
+        title, _, seq = line.rpartition("\t")
+        if title and seq:
+            yield title, seq
+
+
+def build_lsu(gold: Path, db: Path, dest: Path) -> int:
+    """Write the demo's LSU reference (gzipped FASTA, gold 16S headers); returns its records."""
+    n = 0
+    with open(dest, "wb") as raw, gzip.GzipFile("", "wb", 6, raw, mtime=0) as gz:
+        for header, seq in lsu_records(_blast_records(db), genus_lineages(gold)):
+            gz.write(f">{header}\n{seq}\n".encode())
+            n += 1
+    if not n:
+        raise DemoBuildError(f"{db}: no bacterial or archaeal LSU record with a known genus")
+    return n
+
+
 def build_references(
     spec: DemoSpec, genome_files: dict[str, Path], out: Path, cache_dir: Path
 ) -> dict:
@@ -86,7 +157,9 @@ def build_references(
     with gzip.GzipFile(out / "pfam.hmm.gz", "wb", 1, mtime=0) as gz:
         gz.write(models.encode())
     pypi_file(RFAM_SDIST, RFAM_MEMBER, out / "rrna.cm.i1m", cache_dir)
-    _gzip(debian_file(*SSU_DEBIAN, cache_dir), out / "ssu.fasta.gz")
+    gold = debian_file(*SSU_DEBIAN, cache_dir)
+    _gzip(gold, out / "ssu.fasta.gz")
+    build_lsu(gold, debian_file(*LSU_DEBIAN, cache_dir).with_suffix(""), out / "lsu.fasta.gz")
     shutil.copyfile(SOURCE_DIR / "taxonomy.tsv", out / "taxonomy.tsv")
     (out / "genomes").mkdir(exist_ok=True)
     for key in [*KRAKEN2_GENOMES, HOST]:
@@ -99,6 +172,7 @@ def build_references(
         "pfam": source("pfam.hmm.gz"),
         "rfam": source("rrna.cm.i1m"),
         "ssu": source("ssu.fasta.gz"),
+        "lsu": source("lsu.fasta.gz"),
         "kraken2": {
             "taxonomy": source("taxonomy.tsv"),
             "genomes": [
