@@ -456,3 +456,28 @@ def artefact(name: str, data) -> None:
     SCIENCE_ARTEFACTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
     (SCIENCE_ARTEFACTS / name).write_text(text)
+
+
+def in_process_get(results: Path, *paths: str) -> list:
+    """GET each path (API paths relative to the API root; others as given, starting with "/")
+    from an in-process Datasette over a results dir's published databases."""
+    import asyncio
+
+    import yaml
+    from datasette.app import Datasette
+
+    from mgnify_db.cli import METADATA
+    from mgnify_db.web.api import API_ROOT
+
+    metadata = yaml.safe_load(METADATA.read_text())
+    metadata["plugins"]["mgnify-db"] = {"results_dir": str(results)}
+    ds = Datasette([str(results / "catalogue.db"), str(results / "public.db")], metadata=metadata)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(ds.invoke_startup())
+        return [
+            loop.run_until_complete(ds.client.get(p if p.startswith("/") else f"{API_ROOT}/{p}"))
+            for p in paths
+        ]
+    finally:
+        loop.close()

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import AMPLICON_STUDY, artefact
+from support import AMPLICON_STUDY, artefact, in_process_get
 
 from mgnify_db.catalogue import open_store
 from mgnify_db.dev import score
@@ -167,39 +167,18 @@ def test_the_api_serves_the_amplicon_analysis_and_its_annotations(science_run):
     closed-reference `taxonomies__ssu` (MGnify's amplicon annotations). The ASV taxonomy is a
     type MGnify's document does not list (MGnify keeps its ASV results as downloads only): the
     API refuses it as MGnify's would (422); the catalogue and pages hold it."""
-    import asyncio
-
-    import yaml
-    from datasette.app import Datasette
-
-    from mgnify_db.cli import METADATA
-    from mgnify_db.web.api import API_ROOT
-
     results = science_run / "results"
     with open_store(results / "catalogue.db", create=False) as store:
         (acc,) = [
             r["accession"] for r in store.query("select * from analyses where run = ?", [RUN])
         ]
-    metadata = yaml.safe_load(METADATA.read_text())
-    metadata["plugins"]["mgnify-db"] = {"results_dir": str(results)}
-    ds = Datasette([str(results / "catalogue.db"), str(results / "public.db")], metadata=metadata)
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(ds.invoke_startup())
-
-        def get(path):
-            return loop.run_until_complete(ds.client.get(f"{API_ROOT}/{path}"))
-
-        analysis = get(f"analyses/{acc}")
-        reads = get(f"analyses/{acc}/annotations/taxonomies__ssu")
-        asvs = get(f"analyses/{acc}/annotations/taxonomies__asv")
-        table = loop.run_until_complete(
-            ds.client.get(
-                f"/public/annotations.json?analysis={acc}&type=taxonomies__asv&_shape=array"
-            )
-        )
-    finally:
-        loop.close()
+    analysis, reads, asvs, table = in_process_get(
+        results,
+        f"analyses/{acc}",
+        f"analyses/{acc}/annotations/taxonomies__ssu",
+        f"analyses/{acc}/annotations/taxonomies__asv",
+        f"/public/annotations.json?analysis={acc}&type=taxonomies__asv&_shape=array",
+    )
     assert analysis.status_code == 200, analysis.text
     assert analysis.json()["experiment_type"] == "Amplicon"
     assert analysis.json()["run"]["accession"] == RUN

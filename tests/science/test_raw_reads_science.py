@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import RAW_READS_STUDY, artefact
+from support import RAW_READS_STUDY, artefact, in_process_get
 
 from mgnify_db.catalogue import open_store
 from mgnify_db.dev import score
@@ -224,3 +224,29 @@ def test_the_catalogue_holds_the_raw_reads_analysis(science_run):
     assert analysis["pipeline"] == "raw-reads" and analysis["status"] == "completed"
     assert analysis["experiment_type"] == "METAG" and analysis["assembly"] is None
     assert {"taxonomies__ssu", "taxonomies__lsu", "taxonomies__reads", "pfams"} <= types
+
+
+def test_the_api_serves_the_raw_reads_analysis_and_its_annotations(science_run):
+    """MGnify's API v2 (in-process): the raw-reads analysis' SSU and LSU taxonomies and its
+    Pfam counts, as for any analysis; the read-pair taxonomy is our own type, which MGnify's
+    enum refuses (422)."""
+    results = science_run / "results"
+    with open_store(results / "catalogue.db", create=False) as store:
+        (acc,) = [
+            r["accession"] for r in store.query("select * from analyses where run = ?", [RUN])
+        ]
+    analysis, ssu, lsu, pfams, reads = in_process_get(
+        results,
+        f"analyses/{acc}",
+        *(f"analyses/{acc}/annotations/{t}" for t in ("taxonomies__ssu", "taxonomies__lsu")),
+        f"analyses/{acc}/annotations/pfams",
+        f"analyses/{acc}/annotations/taxonomies__reads",
+    )
+    assert analysis.status_code == 200, analysis.text
+    assert analysis.json()["run"]["accession"] == RUN
+    for answer in (ssu, lsu, pfams):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["count"] > 0
+    organisms = {i["organism"] or "" for i in lsu.json()["items"]}
+    assert any(o.endswith("g__Escherichia;s__Escherichia_coli") for o in organisms), organisms
+    assert reads.status_code == 422
