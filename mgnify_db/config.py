@@ -434,8 +434,8 @@ class GenomeSource(Source):
 
 
 class Kraken2Reference(Strict):
-    """The contig-taxonomy database, built by the rule `reference_kraken2` from `genomes` and
-    `taxonomy` (a TSV taxid/parent/rank/name, or NCBI's taxdump .tar.gz)."""
+    """The contig- and read-taxonomy database, built by the rule `reference_kraken2` from
+    `genomes` and `taxonomy` (a TSV taxid/parent/rank/name, or NCBI's taxdump .tar.gz)."""
 
     taxonomy: Source
     genomes: list[GenomeSource] = Field(min_length=1)
@@ -498,11 +498,14 @@ class References(Strict):
     )
     lsu: Source | None = Field(
         None,
-        description="LSU sequences with lineages, in the SSU reference's formats (none: the"
-        " raw-reads pipeline counts LSU reads but does not classify them)",
+        description="LSU sequences with lineages, in the SSU reference's formats (SINTAX"
+        " headers, or a tab-separated six-rank lineage; SILVA's own headers need converting);"
+        " none: the raw-reads pipeline counts LSU reads but does not classify them",
     )
     kraken2: Kraken2Reference | None = Field(
-        None, description="the contig-taxonomy database (none: contigs are not classified)"
+        None,
+        description="the contig- and read-taxonomy database (none: contigs and raw-reads'"
+        " read pairs are not classified)",
     )
     decontamination: DecontaminationReferences = DecontaminationReferences()
 

@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import requests
 from pydantic import BaseModel
@@ -181,7 +182,7 @@ def build_rfam(source: Source, out: Path) -> Manifest:
     )
 
 
-def build_rrna_reference(source: Source, out: Path, name: str = "ssu") -> Manifest:
+def build_rrna_reference(source: Source, out: Path, name: Literal["ssu", "lsu"]) -> Manifest:
     """An rRNA reference with lineages (`name`: ssu or lsu) in SINTAX format."""
     from .tools.sintax import prepare_reference
 

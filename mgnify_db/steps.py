@@ -14,6 +14,7 @@ import shutil
 import sys
 import traceback
 from pathlib import Path
+from typing import Literal
 
 from .config import GlobalConfig, StudyConfig
 from .ena.client import EnaClient, StudyMetadata, fetch_study_metadata, refreshed
@@ -192,8 +193,7 @@ def reference_rfam(*, cfg: GlobalConfig, out: Path) -> None:
     log.info("rfam: %d rRNA models from %s", len(m.details["models"]), m.sources[0].location)
 
 
-def reference_rrna(*, cfg: GlobalConfig, name: str, out: Path) -> None:
-    """The SSU or LSU reference (`name`), from config `references.<name>`."""
+def _reference_rrna(cfg: GlobalConfig, name: Literal["ssu", "lsu"], out: Path) -> None:
     from .references import build_rrna_reference
 
     source = getattr(cfg.references, name)
@@ -201,6 +201,14 @@ def reference_rrna(*, cfg: GlobalConfig, name: str, out: Path) -> None:
         raise ValueError(f"references.{name} is not configured")
     m = build_rrna_reference(source, out, name)
     log.info("%s: %s from %s", name, m.details, m.sources[0].location)
+
+
+def reference_ssu(*, cfg: GlobalConfig, out: Path) -> None:
+    _reference_rrna(cfg, "ssu", out)
+
+
+def reference_lsu(*, cfg: GlobalConfig, out: Path) -> None:
+    _reference_rrna(cfg, "lsu", out)
 
 
 def reference_kraken2(*, cfg: GlobalConfig, out: Path, threads: int, log_file: Path) -> None:
@@ -958,14 +966,17 @@ def raw_reads_taxonomy(
                 f"{kind.lower()}_reads_classified": sum(
                     n for k, n in counts.items() if k != UNCLASSIFIED
                 )
-                for kind, counts in rrna.items()
+                if reference is not None
+                else None
+                for kind, reference in (("SSU", ssu_reference), ("LSU", lsu_reference))
+                for counts in [rrna[kind]]
             },
             "lsu_taxonomy": None if lsu_reference else "no LSU reference configured",
             "read_pairs_classified": classified,
             "read_pairs": pairs,
             "read_pairs_reestimated": moved,
             "rrna_tool_version": infernal.infernal_version(),
-            "ssu_tool_version": vsearch.vsearch_version(),
+            "rrna_taxonomy_tool_version": vsearch.vsearch_version(),
             "read_taxonomy_tool_version": k2.kraken2_version() if kraken2_db else None,
             "read_taxonomy": None if kraken2_db else "no kraken2 database configured",
             **{

@@ -8,8 +8,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -458,7 +462,7 @@ def artefact(name: str, data) -> None:
     (SCIENCE_ARTEFACTS / name).write_text(text)
 
 
-def in_process_get(results: Path, *paths: str) -> list:
+def in_process_get(results: Path, *paths: str) -> list[httpx.Response]:
     """GET each path (API paths relative to the API root; others as given, starting with "/")
     from an in-process Datasette over a results dir's published databases."""
     import asyncio

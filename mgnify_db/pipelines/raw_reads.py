@@ -24,7 +24,7 @@ SSU_ANNOTATION_TYPE = "taxonomies__ssu"
 LSU_ANNOTATION_TYPE = "taxonomies__lsu"
 READ_ANNOTATION_TYPE = "taxonomies__reads"
 PFAM_ANNOTATION_TYPE = "pfams"
-PIPELINE_REVISION = "1"
+PIPELINE_REVISION = "2"  # 2: LSU taxonomy
 TAXONOMY_OUTPUTS = (
     "reads_taxonomy_json",
     "reads_ssu_fasta",
@@ -97,7 +97,7 @@ def analysis_columns(results: dict[str, dict]) -> dict:
 
 PIPELINE = Pipeline(
     name="raw-reads",
-    description="Reads analysed without assembly: SSU/LSU reads (Infernal) and SSU taxonomy,"
+    description="Reads analysed without assembly: SSU/LSU reads (Infernal) and their taxonomy,"
     " read taxonomy (kraken2, re-estimated at genus), Pfam domains on the reads (pyhmmer)",
     rules={
         "raw_reads_taxonomy": RuleSpec(

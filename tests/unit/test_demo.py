@@ -335,11 +335,14 @@ def test_lsu_records_take_their_genus_lineage_from_the_16s_file(tmp_path: Path) 
                 ("gb|CP000001| Escherichia coli O157:H7 str. X, complete genome. 2904 bp ", "AC"),
                 ("gb|AB000002| Plasmodium falciparum 28S rRNA. 3000 bp ", "GG"),
                 ("gb|AB000003| uncultured bacterium clone 7. 2000 bp ", "TT"),
+                ("gb|AY000004| Escherichia plantae 26S ribosomal RNA gene. 3300 bp ", "CC"),
+                ("gb|CP000001| Escherichia coli O157:H7 str. X, complete genome. 2904 bp ", "AG"),
             ],
             lineages,
         )
     )
-    assert [seq for _, seq in records] == ["AC"]
+    assert [seq for _, seq in records] == ["AC", "AG"]  # no eukaryote homonym (26S)
+    assert [h.split("\t")[0] for h, _ in records] == ["CP000001", "CP000001.2"]
     label, names = _parse_lineage_header(records[0][0])
     assert label == "CP000001"
     assert names["genus"] == "Escherichia" and names["species"] == "Escherichia coli"

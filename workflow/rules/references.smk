@@ -43,7 +43,6 @@ rule reference_ssu:
     output:
         fasta=P("reference_ssu"),
     params:
-        name="ssu",
         source=lambda wc: smk.source_identity(CFG.references.ssu),
     log:
         REF_LOG("reference_ssu", "ssu"),
@@ -55,14 +54,13 @@ rule reference_ssu:
     conda:
         "../envs/mgnify-db.yaml"
     script:
-        "../scripts/reference_rrna.py"
+        "../scripts/reference_ssu.py"
 
 
 rule reference_lsu:
     output:
         fasta=P("reference_lsu"),
     params:
-        name="lsu",
         source=lambda wc: smk.source_identity(CFG.references.lsu),
     log:
         REF_LOG("reference_lsu", "lsu"),
@@ -74,7 +72,7 @@ rule reference_lsu:
     conda:
         "../envs/mgnify-db.yaml"
     script:
-        "../scripts/reference_rrna.py"
+        "../scripts/reference_lsu.py"
 
 
 rule reference_kraken2:

@@ -95,33 +95,36 @@ def genus_lineages(gold: Path) -> dict[str, str]:
 def lsu_records(
     records: Iterable[tuple[str, str]], lineages: dict[str, str]
 ) -> Iterator[tuple[str, str]]:
-    """(header, sequence) in the gold 16S style (`ID<TAB>organism<TAB>lineage`) of SILVA LSU
-    records (`gb|ACC| Genus species strain...`, sequence) of bacteria and archaea whose genus
-    has a lineage."""
+    """(header, sequence) with a tab-separated lineage (`ID<TAB>organism<TAB>lineage`, which
+    the SSU reference's reader takes) of SILVA LSU records (`gb|ACC| Genus species strain...`,
+    sequence) of bacteria and archaea whose genus has a lineage. A eukaryote of a bacterial
+    genus' name (a 26S/28S/18S title) is left out; an accession seen again gets `.2`, `.3`..."""
+    seen: dict[str, int] = {}
     for title, seq in records:
         ident, _, organism = title.strip().partition(" ")
         genus = organism.split(" ", 1)[0]
         lineage = lineages.get(genus)
         if lineage is None or not lineage.startswith(("Bacteria;", "Archaea;")):
             continue
+        if re.search(r"\b(?:18|25|26|28)S\b", organism):
+            continue
         acc = next((part for part in ident.split("|")[1:] if part), ident)
+        seen[acc] = seen.get(acc, 0) + 1
+        label = acc if seen[acc] == 1 else f"{acc}.{seen[acc]}"
         organism = re.sub(r"\s+\d+ bp$", "", organism)
-        yield f"{acc}\t{organism}\t{lineage}", seq
+        yield f"{label}\t{organism}\t{lineage}", seq
 
 
 def _blast_records(db: Path) -> Iterator[tuple[str, str]]:
     """(title, sequence) of every record of a BLAST nucleotide database (blastdbcmd)."""
+    cmd = ["blastdbcmd", "-db", str(db), "-entry", "all", "-outfmt", "%t\t%s"]
     try:
-        proc = subprocess.run(
-            ["blastdbcmd", "-db", str(db), "-entry", "all", "-outfmt", "%t\t%s"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise DemoBuildError(
-            f"blastdbcmd could not read {db} ({exc}); install ncbi-blast+ (scripts/setup)"
-        ) from exc
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    except OSError as exc:
+        raise DemoBuildError(f"blastdbcmd: {exc}; install ncbi-blast+ (scripts/setup)") from None
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or "").strip().splitlines()[-1:] or [f"exit {exc.returncode}"]
+        raise DemoBuildError(f"blastdbcmd could not read {db}: {said[0]}") from None
     for line in proc.stdout.splitlines():
         title, _, seq = line.rpartition("\t")
         if title and seq:
