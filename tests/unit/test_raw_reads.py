@@ -107,3 +107,72 @@ def test_a_run_that_failed_qc_gets_gated_raw_reads_outputs(tmp_path):
     assert list(read_annotation_table(tax["reads_lsu_annotations"])) == []
     assert list(read_annotation_table(fn["reads_pfam_annotations"])) == []
     assert not (tmp_path / "jobs.jsonl").exists()  # nothing ran
+
+
+def test_lsu_reads_are_classified_only_with_an_lsu_reference(tmp_path):
+    """Reads tiled over E. coli's rrnH operon (real cmsearch, Rfam's bacterial models): the SSU
+    and LSU reads are found; with an LSU reference (the operon's own 23S gene) they take its
+    lineage, without one they are counted and the metadata says why they are not classified."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from test_infernal import PYBARRNAP, WINDOWS, sdist_files
+
+    from mgnify_db.config import GlobalConfig
+    from mgnify_db.io import read_fasta
+    from mgnify_db.jobs import Job
+    from mgnify_db.paths import PATTERNS
+    from mgnify_db.pipelines.annotations import read_annotation_table
+    from mgnify_db.steps import raw_reads_taxonomy
+    from mgnify_db.tools.infernal import prepare_cm
+
+    pressed = sdist_files(PYBARRNAP, "src/pybarrnap/db/cm/bac.cm.i1m", tmp_path / "cm")
+    cm = tmp_path / "bac.cm"
+    prepare_cm(pressed["bac.cm.i1m"], cm)
+    data = sdist_files(PYBARRNAP, "src/pybarrnap/example_data/bacteria.fna", tmp_path / "g")
+    (_, genome), *_ = read_fasta(data["bacteria.fna"])
+    _, start, _ = WINDOWS["ecoli_plus"]
+    operon = genome.upper()[start - 1 + 23_700 : start - 1 + 28_700]  # 16S 223774.., 23S ..228660
+    tax = "tax=d:Bacteria,p:Pseudomonadota,c:Gammaproteobacteria,o:Enterobacterales"
+    lineage = f"{tax},f:Enterobacteriaceae,g:Escherichia,s:Escherichia_coli;"
+    (tmp_path / "ssu.fasta").write_text(f">s1;{lineage}\n{genome.upper()[223_773:225_311]}\n")
+    (tmp_path / "lsu.fasta").write_text(f">l1;{lineage}\n{genome.upper()[225_759:228_660]}\n")
+    qc = tmp_path / "qc"
+    qc.mkdir()
+    (qc / "qc.json").write_text(json.dumps({"passed": True}))
+    with gzip.open(qc / "reads_1.fastq.gz", "wt") as fh:
+        for i in range(0, len(operon) - 150, 25):
+            fh.write(f"@r{i}\n{operon[i : i + 150]}\n+\n{'I' * 150}\n")
+
+    def run(lsu: Path | None, name: str) -> tuple[dict, dict]:
+        out = {n: tmp_path / name / Path(PATTERNS[n]).name for n in rr.TAXONOMY_OUTPUTS}
+        raw_reads_taxonomy(
+            cfg=GlobalConfig(),
+            qc_dir=qc,
+            reads_dir=qc,
+            cm=cm,
+            ssu_reference=tmp_path / "ssu.fasta",
+            lsu_reference=lsu,
+            kraken2_db=None,
+            out=out,
+            threads=1,
+            log_file=tmp_path / f"{name}.log",
+            job=Job("raw_reads_taxonomy", tmp_path / f"{name}.jsonl", attempt=1),
+        )
+        counts = {
+            r["term"]: r["count"] for r in read_annotation_table(out["reads_lsu_annotations"])
+        }
+        return json.loads(out["reads_taxonomy_json"].read_text()), counts
+
+    meta, counts = run(tmp_path / "lsu.fasta", "with")
+    assert meta["ssu_reads"] > 40 and meta["lsu_reads"] > 80
+    assert sum(counts.values()) == meta["lsu_reads"]
+    assert meta["lsu_reads_classified"] >= 0.95 * meta["lsu_reads"]
+    assert all(t.endswith("s__Escherichia_coli") for t in counts if t != "Unclassified")
+    assert meta["lsu_taxonomy"] is None and "lsu_reference" in meta
+    meta, counts = run(None, "without")
+    assert meta["lsu_reads"] > 80 and counts == {}
+    assert meta["lsu_reads_classified"] is None
+    assert meta["lsu_taxonomy"] == "no LSU reference configured"
+    assert "lsu_reference" not in meta
