@@ -342,7 +342,7 @@ def failure_lines(cfg: GlobalConfig) -> list[str]:
                 for r in store.query(
                     f"select s.ena_accession study, t.{run} run, t.status_reason reason "
                     f"from {table} t join studies s on s.accession = t.study "
-                    "where t.status = 'failed' and not t.is_suppressed order by 1, 2"
+                    "where t.status = 'failed' and t.is_suppressed = 0 order by 1, 2"
                 ):
                     lines.append(f"error: {r['study']}/{r['run']}: {r['reason']}")
     except CatalogueError:

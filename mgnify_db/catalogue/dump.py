@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from .schema import TABLES
+from .schema import TABLES, q
 from .store import CatalogueError, SqliteStore
 
 # Accessions this catalogue allocates (MGYS, MGYA, local assembly ids): anything else is ENA's.
@@ -28,8 +28,8 @@ def dump(
     for t in tables:
         if t not in TABLES:
             raise CatalogueError(f"no table {t!r} in the catalogue (tables: {', '.join(TABLES)})")
-        pk = ", ".join(f"[{c}]" for c in TABLES[t].pk_columns)
-        out[t] = list(store.query(f"select * from [{t}] order by {pk}"))
+        pk = ", ".join(map(q, TABLES[t].pk_columns))
+        out[t] = list(store.query(f"select * from {q(t)} order by {pk}"))
     if not canonical:
         return out
     names: dict[str, str] = {}

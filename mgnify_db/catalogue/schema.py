@@ -446,14 +446,19 @@ ANNOTATION_TYPES = (
 SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL"}
 
 
+def q(name: str) -> str:
+    """An identifier, double-quoted: the standard form, which SQLite and PostgreSQL both read."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def ddl(t: Table) -> str:
     """SQLite's CREATE TABLE for a table (PostgreSQL's will come from the same description)."""
-    cols = [f"[{c}] {SQL_TYPES[tp]}" for c, tp in t.columns.items()]
-    pk = ", ".join(f"[{c}]" for c in t.pk_columns)
+    cols = [f"{q(c)} {SQL_TYPES[tp]}" for c, tp in t.columns.items()]
+    pk = ", ".join(map(q, t.pk_columns))
     parts = [*cols, f"PRIMARY KEY ({pk})"]
-    parts += [f"FOREIGN KEY([{c}]) REFERENCES [{o}]([{oc}])" for c, o, oc in t.foreign_keys]
+    parts += [f"FOREIGN KEY({q(c)}) REFERENCES {q(o)}({q(oc)})" for c, o, oc in t.foreign_keys]
     tail = " WITHOUT ROWID" if t.without_rowid else ""
-    return f"CREATE TABLE IF NOT EXISTS [{t.name}] (\n  " + ",\n  ".join(parts) + f"\n){tail}"
+    return f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  " + ",\n  ".join(parts) + f"\n){tail}"
 
 
 def index_ddl(t: Table) -> list[str]:
@@ -461,6 +466,6 @@ def index_ddl(t: Table) -> list[str]:
     for cols in t.indexes:
         name = f"idx_{t.name}_" + "_".join(cols)
         unique = "UNIQUE " if cols in t.unique else ""
-        col_sql = ", ".join(f"[{c}]" for c in cols)
-        out.append(f"CREATE {unique}INDEX IF NOT EXISTS [{name}] ON [{t.name}] ({col_sql})")
+        col_sql = ", ".join(map(q, cols))
+        out.append(f"CREATE {unique}INDEX IF NOT EXISTS {q(name)} ON {q(t.name)} ({col_sql})")
     return out

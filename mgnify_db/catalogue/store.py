@@ -18,7 +18,15 @@ import sqlite_utils
 
 from ..models import Status
 from .biomes import biome_tree
-from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, Rows, ddl, index_ddl
+from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, Rows, ddl, index_ddl, q
+
+# The SQL below is written to run unchanged on PostgreSQL too: double-quoted identifiers,
+# ON CONFLICT upserts, integer flags compared (`= 0`, `<> 0`: PostgreSQL has no truthiness of
+# integers), no JSON functions, no schema-qualified temp tables.
+META_UPSERT = (
+    "INSERT INTO _meta (key, value) VALUES (?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 
 class CatalogueError(RuntimeError):
@@ -85,9 +93,7 @@ class SqliteStore:
             for table, cols in FTS.items():
                 db[table].enable_fts(cols, create_triggers=True, tokenize="porter")
             db.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.execute(
-                "INSERT OR REPLACE INTO _meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
-            )
+            db.execute(META_UPSERT, ["schema_version", SCHEMA_VERSION])
             self._upsert("biomes", biome_tree())
 
     # -- writes ---------------------------------------------------------------------------
@@ -98,11 +104,11 @@ class SqliteStore:
             return
         t = TABLES[table]
         cols = list(t.columns)
-        names = ", ".join(f"[{c}]" for c in cols)
-        pk = ", ".join(f"[{c}]" for c in t.pk_columns)
-        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in cols if c not in t.pk_columns)
+        names = ", ".join(map(q, cols))
+        pk = ", ".join(map(q, t.pk_columns))
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in t.pk_columns)
         sql = (
-            f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))}) "
+            f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))}) "
             f"ON CONFLICT({pk}) DO UPDATE SET {updates}"
         )
         self.db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
@@ -112,8 +118,8 @@ class SqliteStore:
         if not rows:
             return
         cols = list(TABLES[table].columns)
-        names = ", ".join(f"[{c}]" for c in cols)
-        sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))})"
+        names = ", ".join(map(q, cols))
+        sql = f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))})"
         get = itemgetter(*cols)
         self.db.conn.executemany(sql, map(get, rows))
 
@@ -130,9 +136,7 @@ class SqliteStore:
             yield
             # a new generation with every change: publish notes the one it copied, so whether
             # public.db is current never depends on file times (a reader's close rewrites them)
-            conn.execute(
-                "INSERT OR REPLACE INTO _meta VALUES ('generation', ?)", [uuid.uuid4().hex]
-            )
+            conn.execute(META_UPSERT, ["generation", uuid.uuid4().hex])
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -151,8 +155,8 @@ class SqliteStore:
         kept = {acc for acc, digest in new.items() if digest and old.get(acc) == digest}
         conn = self.db.conn
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_annotations (analysis TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.kept_annotations")
-        conn.executemany("INSERT INTO temp.kept_annotations VALUES (?)", [(a,) for a in kept])
+        conn.execute("DELETE FROM kept_annotations")
+        conn.executemany("INSERT INTO kept_annotations VALUES (?)", [(a,) for a in kept])
         return kept
 
     def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
@@ -164,13 +168,13 @@ class SqliteStore:
             t = TABLES[table]
             if t.owner == "analysis":
                 self.db.execute(
-                    f"DELETE FROM [{table}] WHERE analysis IN"
+                    f"DELETE FROM {q(table)} WHERE analysis IN"
                     f" (SELECT accession FROM analyses WHERE {where}"
-                    " AND accession NOT IN (SELECT analysis FROM temp.kept_annotations))",
+                    " AND accession NOT IN (SELECT analysis FROM kept_annotations))",
                     params,
                 )
             elif t.owner == "study":
-                self.db.execute(f"DELETE FROM [{table}] WHERE {where}", params)
+                self.db.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
 
     def _write_rows(self, rows: Rows, tables: Iterable[str], kept: set[str] = frozenset()) -> None:
         for table in ORDER:
@@ -244,21 +248,21 @@ class SqliteStore:
             """update studies set
                  runs_total = (select count(*) from runs where study = :s),
                  runs_eligible = (select count(*) from runs where study = :s
-                                  and status != :skip and not is_suppressed),
+                                  and status != :skip and is_suppressed = 0),
                  runs_skipped = (select count(*) from runs where study = :s and status = :skip),
                  runs_qc_failed = (select count(*) from runs where study = :s
-                                   and status = :qcf and not is_suppressed),
+                                   and status = :qcf and is_suppressed = 0),
                  assemblies_completed = (select count(*) from assemblies where study = :s
-                                         and status = :done and not is_suppressed),
+                                         and status = :done and is_suppressed = 0),
                  analyses_completed = (select count(*) from analyses where study = :s
-                                       and status = :done and not is_suppressed),
+                                       and status = :done and is_suppressed = 0),
                  updated_at = coalesce((select max(time) from events where study = :s),
                                        created_at),
-                 features = json_object(
-                   'has_v6_analyses', json((select case when count(*) then 'true' else 'false'
-                     end from analyses where study = :s and is_ready and not is_suppressed
-                     and pipeline_version like 'V6%')),
-                   'has_prev6_analyses', json('false'))
+                 features = '{"has_v6_analyses":' || (select case when count(*) > 0
+                     then 'true' else 'false' end from analyses where study = :s
+                     and is_ready <> 0 and is_suppressed = 0
+                     and upper(substr(pipeline_version, 1, 2)) = 'V6')
+                   || ',"has_prev6_analyses":false}'
                where accession = :s""",
             {
                 "s": study,
@@ -283,8 +287,8 @@ class SqliteStore:
             f"""update samples set
                  (biome, is_private, is_suppressed, suppression_reason, webin_owner) = (
                    select l.biome, l.is_private, l.is_suppressed,
-                          case when l.is_suppressed then l.suppression_reason end,
-                          case when l.is_private then l.webin_owner end
+                          case when l.is_suppressed <> 0 then l.suppression_reason end,
+                          case when l.is_private <> 0 then l.webin_owner end
                    {self.FIRST_LINK}),
                  updated_at = (select max(r.updated_at) from runs r
                                where r.sample = samples.accession

@@ -597,3 +597,26 @@ def test_unchanged_annotation_tables_are_kept_changed_ones_replaced(results, sto
     rebuild(rebuilt, results, CFG)
     with open_store(rebuilt) as again:
         assert dump(again) == after
+
+
+def test_study_features_are_the_json_mgnify_writes(results, store):
+    """`features` is written by portable SQL (no JSON functions): the text SQLite's
+    json_object gives, with `has_v6_analyses` true once a v6 analysis is ready."""
+
+    def features() -> str:
+        (study,) = rows(store, "select features from studies")
+        return study["features"]
+
+    def json_object(v6: bool) -> str:
+        sql = "select json_object('has_v6_analyses', json(?), 'has_prev6_analyses', json('false'))"
+        return next(iter(store.db.execute(sql, ["true" if v6 else "false"])))[0]
+
+    paths, runs = make_study(results, "PRJEB1", 2)
+    load(store, results, "PRJEB1")
+    assert (
+        features() == json_object(False) == '{"has_v6_analyses":false,"has_prev6_analyses":false}'
+    )
+    finish_run(paths, runs[0])
+    load(store, results, "PRJEB1")
+    assert features() == json_object(True)
+    assert json.loads(features()) == {"has_v6_analyses": True, "has_prev6_analyses": False}
