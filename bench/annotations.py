@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mgnify_db.catalogue.schema import TABLES, ddl  # noqa: E402
+from mgnify_db.catalogue.dialect import create_table  # noqa: E402
+from mgnify_db.catalogue.schema import TABLES  # noqa: E402
 from mgnify_db.catalogue.store import SqliteStore  # noqa: E402
 
 RESULTS_MD = Path(__file__).with_name("RESULTS.md")
@@ -75,7 +76,7 @@ def raw_load(path: Path, rows: list[dict]) -> float:
     cols = list(TABLES["annotations"].columns)
     tuples = [tuple(r[c] for c in cols) for r in rows]  # prepared outside the timing
     con = sqlite3.connect(path)
-    con.execute(ddl(TABLES["annotations"]))
+    con.execute(create_table(TABLES["annotations"]))
     sql = f"INSERT INTO annotations VALUES ({', '.join('?' * len(cols))})"
 
     def go():

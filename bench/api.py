@@ -46,8 +46,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mgnify_db.catalogue.biomes import biome_path, tree_lineages  # noqa: E402
+from mgnify_db.catalogue.dialect import create_indexes, create_table  # noqa: E402
 from mgnify_db.catalogue.publish import publish  # noqa: E402
-from mgnify_db.catalogue.schema import SCHEMA_VERSION, TABLES, ddl, index_ddl  # noqa: E402
+from mgnify_db.catalogue.schema import SCHEMA_VERSION, TABLES  # noqa: E402
 from mgnify_db.catalogue.store import SqliteStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ class Params:
 
     def key(self) -> str:
         # the DDL too: a new index must reach the cached files (SCHEMA_VERSION does not move)
-        shape = [ddl(t) + "".join(index_ddl(t)) for t in TABLES.values()]
+        shape = [create_table(t) + "".join(create_indexes(t)) for t in TABLES.values()]
         text = json.dumps([GENERATOR_VERSION, SCHEMA_VERSION, shape, *self.__dict__.values()])
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -6,7 +6,8 @@ import json
 import re
 from collections.abc import Iterable
 
-from .schema import TABLES, q
+from .dialect import q
+from .schema import TABLES
 from .store import CatalogueError, SqliteStore
 
 # Accessions this catalogue allocates (MGYS, MGYA, local assembly ids): anything else is ENA's.

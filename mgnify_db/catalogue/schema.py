@@ -442,30 +442,3 @@ ANNOTATION_TYPES = (
     "taxonomies__dada2_silva",
     "pfams",
 )
-
-SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL"}
-
-
-def q(name: str) -> str:
-    """An identifier, double-quoted: the standard form, which SQLite and PostgreSQL both read."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def ddl(t: Table) -> str:
-    """SQLite's CREATE TABLE for a table (PostgreSQL's will come from the same description)."""
-    cols = [f"{q(c)} {SQL_TYPES[tp]}" for c, tp in t.columns.items()]
-    pk = ", ".join(map(q, t.pk_columns))
-    parts = [*cols, f"PRIMARY KEY ({pk})"]
-    parts += [f"FOREIGN KEY({q(c)}) REFERENCES {q(o)}({q(oc)})" for c, o, oc in t.foreign_keys]
-    tail = " WITHOUT ROWID" if t.without_rowid else ""
-    return f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  " + ",\n  ".join(parts) + f"\n){tail}"
-
-
-def index_ddl(t: Table) -> list[str]:
-    out = []
-    for cols in t.indexes:
-        name = f"idx_{t.name}_" + "_".join(cols)
-        unique = "UNIQUE " if cols in t.unique else ""
-        col_sql = ", ".join(map(q, cols))
-        out.append(f"CREATE {unique}INDEX IF NOT EXISTS {q(name)} ON {q(t.name)} ({col_sql})")
-    return out

@@ -18,7 +18,8 @@ import sqlite_utils
 
 from ..models import Status
 from .biomes import biome_tree
-from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, Rows, ddl, index_ddl, q
+from .dialect import create_indexes, create_table, q
+from .schema import FTS, ORDER, SCHEMA_VERSION, TABLES, Rows
 
 # The SQL below is written to run unchanged on PostgreSQL too: double-quoted identifiers,
 # ON CONFLICT upserts, integer flags compared (`= 0`, `<> 0`: PostgreSQL has no truthiness of
@@ -81,14 +82,14 @@ class SqliteStore:
             # indexes added since the file was made (an index is no schema change: same
             # version); a no-op when they exist. publish copies them into public.db.
             for t in TABLES.values():
-                for sql in index_ddl(t):
+                for sql in create_indexes(t):
                     db.execute(sql)
             return
         db.enable_wal()
         with db.atomic():
             for t in TABLES.values():
-                db.execute(ddl(t))
-                for sql in index_ddl(t):
+                db.execute(create_table(t))
+                for sql in create_indexes(t):
                     db.execute(sql)
             for table, cols in FTS.items():
                 db[table].enable_fts(cols, create_triggers=True, tokenize="porter")
