@@ -13,6 +13,7 @@ import support
 from support import (
     AMPLICON_STUDY,
     DEMO_SCALE,
+    PG_SCRIPT,
     RAW_READS_STUDY,
     SCIENCE_STUDY,
     SITE_API_SECRET,
@@ -71,6 +72,34 @@ def slurm_cluster():
     yield
     if started_here:
         subprocess.run([SLURM_SCRIPT, "stop"], capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server's URL (its `postgres` database): MGNIFY_TEST_POSTGRES, else a server
+    started here with scripts/postgres (fsync off; stopped and removed at the end). Without
+    PostgreSQL a local run skips; CI (CI=true) fails instead, so a missing install never
+    passes unnoticed."""
+    if url := os.environ.get("MGNIFY_TEST_POSTGRES"):
+        yield url
+        return
+    # not under pytest's tmp dir: the postgres user cannot reach /tmp/pytest-of-root
+    directory = Path("/var/tmp") / f"mgnify-postgres-test-{os.getpid()}"
+    env = {**os.environ, "MGNIFY_PG_DIR": str(directory), "MGNIFY_PG_FAST": "1"}
+    env |= {"MGNIFY_PG_PORT": str(free_port()), "MGNIFY_PG_DB": "postgres"}
+    proc = subprocess.run(
+        [PG_SCRIPT, "start"], capture_output=True, text=True, env=env, timeout=600
+    )
+    if proc.returncode != 0:
+        message = f"scripts/postgres start failed: {proc.stderr.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield proc.stdout.strip()
+    finally:
+        subprocess.run([PG_SCRIPT, "stop"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -290,6 +290,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 SLURM_SCRIPT = REPO / "scripts" / "slurm-cluster"
+PG_SCRIPT = REPO / "scripts" / "postgres"
 
 
 def make_study(results: Path, acc: str, n_runs: int, biome="root:Environmental:Aquatic:Marine"):
