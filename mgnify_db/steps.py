@@ -912,7 +912,7 @@ def raw_reads_taxonomy(
         _gzip_to(tmp / "SSU.fasta", out["reads_ssu_fasta"])
         _gzip_to(tmp / "LSU.fasta", out["reads_lsu_fasta"])
         found = {kind: sum(1 for k in kinds.values() if k == kind) for kind in ("SSU", "LSU")}
-        rrna: dict[str, dict[str, int]] = {}
+        classified_rrna: dict[str, int | None] = {}  # None: no reference to classify against
         for kind, reference in (("SSU", ssu_reference), ("LSU", lsu_reference)):
             taxa = (
                 vsearch.closed_reference(
@@ -927,9 +927,12 @@ def raw_reads_taxonomy(
                 if found[kind] and reference is not None
                 else []
             )
-            rrna[kind] = vsearch.lineage_counts(taxa)
+            counts = vsearch.lineage_counts(taxa)
             table = out[f"reads_{kind.lower()}_annotations"]
-            write_annotation_table(table, amp.taxonomy_rows(rrna[kind]), log=log_file)
+            write_annotation_table(table, amp.taxonomy_rows(counts), log=log_file)
+            classified_rrna[f"{kind.lower()}_reads_classified"] = (
+                sum(n for k, n in counts.items() if k != UNCLASSIFIED) if reference else None
+            )
         ssu_reads = found["SSU"]
         genus: dict[str, int] = {}
         moved = classified = pairs = None
@@ -962,15 +965,7 @@ def raw_reads_taxonomy(
             "reads": n_reads,
             "ssu_reads": ssu_reads,
             "lsu_reads": found["LSU"],
-            **{
-                f"{kind.lower()}_reads_classified": sum(
-                    n for k, n in counts.items() if k != UNCLASSIFIED
-                )
-                if reference is not None
-                else None
-                for kind, reference in (("SSU", ssu_reference), ("LSU", lsu_reference))
-                for counts in [rrna[kind]]
-            },
+            **classified_rrna,
             "lsu_taxonomy": None if lsu_reference else "no LSU reference configured",
             "read_pairs_classified": classified,
             "read_pairs": pairs,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..ids import AccessionKind
 from ..io import open_text
-from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec
+from . import AnnotationSpec, Download, Pipeline, RecordSpec, RuleSpec, fastp_report
 from .annotations import AnnotationRow
 
 # The annotation types of this pipeline's tables (the catalogue's `annotations.type`).
@@ -250,16 +250,7 @@ PIPELINE = Pipeline(
             "Contig coverage",
             "Per contig: length, reads mapped back (minimap2), bases covered and mean depth",
         ),
-        _download(
-            A,
-            "fastp_html",
-            "{run}_fastp.html",
-            "html",
-            "Quality control",
-            "quality_control",
-            "fastp QC report",
-            "fastp report of the read quality control before the assembly",
-        ),
+        fastp_report("fastp report of the read quality control before the assembly"),
         _download(
             A,
             "cds_faa",

@@ -85,7 +85,8 @@ def test_read_profile_matches_the_truth_and_the_absent_genome_stays_unassigned(o
     assert unclassified >= 0.5 * absent  # "mostly unclassified"
 
 
-def _origins(demo_data: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def origins(demo_data) -> dict[str, str]:
     """Read name -> the genome accession ART simulated it from."""
     fastq = demo_data / "vol1" / "fastq" / RUN[:6] / RUN / f"{RUN}_1.fastq.gz"
     origin = {}
@@ -98,7 +99,7 @@ def _origins(demo_data: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", ["SSU", "LSU"])
-def test_rrna_reads_are_found_and_classified(science_run, out, demo_data, kind, tmp_path):
+def test_rrna_reads_are_found_and_classified(science_run, out, origins, kind, tmp_path):
     """SSU and LSU reads (cmsearch) classified against the SSU and LSU references: the genera
     each reference holds are found, and of the reads given a genus, >= 95 % get their own
     genome's. The step keeps counts only, so the reads' calls are made again here with the
@@ -122,11 +123,10 @@ def test_rrna_reads_are_found_and_classified(science_run, out, demo_data, kind, 
         threads=2,
     )
     assert dict(vsearch.lineage_counts(calls)) == counts
-    origin = _origins(demo_data)
     by_genome: dict[str, dict[str, int]] = {}
     for call in calls:
         genus = call.lineage.get("genus")
-        genome = by_genome.setdefault(origin.get(call.query.rsplit("/", 1)[0], "?"), {})
+        genome = by_genome.setdefault(origins.get(call.query.rsplit("/", 1)[0], "?"), {})
         key = f"g__{genus}" if genus else "(no genus)"
         genome[key] = genome.get(key, 0) + 1
     given = sum(n for c in by_genome.values() for g, n in c.items() if g != "(no genus)")
@@ -152,7 +152,7 @@ def test_rrna_reads_are_found_and_classified(science_run, out, demo_data, kind, 
 
 
 def test_pfam_read_counts_follow_the_genome_abundances(
-    science_run, out, truth, demo_data, tmp_path
+    science_run, out, truth, demo_data, origins, tmp_path
 ):
     """Over the Pfam entries found once in each cellular genome (searching the genomes' own
     proteins, GA cutoffs): the reads of each genome carrying them (by the reads' simulated
@@ -178,13 +178,12 @@ def test_pfam_read_counts_follow_the_genome_abundances(
         for m in set.intersection(*(set(v) for v in lengths.values()))
         if all(len(lengths[a][m]) == 1 for a in cellular)
     )
-    origin = _origins(demo_data)
     reads = dict.fromkeys(cellular, 0)
     with gzip.open(out / "pfam_reads.tsv.gz", "rt") as fh:
         next(fh)
         for line in fh:
             read, entries = line.rstrip("\n").split("\t")
-            genome = origin.get(read.rsplit("/", 1)[0])
+            genome = origins.get(read.rsplit("/", 1)[0])
             if genome in reads:
                 reads[genome] += len(set(entries.split(",")) & set(markers))
     read_length = 150

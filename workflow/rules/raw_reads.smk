@@ -1,7 +1,7 @@
 # Raw-reads analysis (pipeline `raw-reads`, METAG and METAT runs): the reads after QC (and
 # decontamination, for studies with genomes to remove), not assembled. SSU/LSU reads (Infernal)
-# and their taxonomy (LSU's with an LSU reference), read pairs' taxonomy (kraken2, re-estimated at genus); Pfam on
-# the reads' six-frame translations (pyhmmer). Two jobs per run.
+# and their taxonomy (LSU's with an LSU reference), read pairs' taxonomy (kraken2, re-estimated
+# at genus); Pfam on the reads' six-frame translations (pyhmmer). Two jobs per run.
 
 
 rule raw_reads_taxonomy:
