@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from .dialect import q
 from .schema import TABLES
-from .store import CatalogueError, SqliteStore
+from .store import CatalogueError, SqlStore
 
 # Accessions this catalogue allocates (MGYS, MGYA, local assembly ids): anything else is ENA's.
 # (In aliases like MGYA00000001_cds.faa too: `\b` would not end the accession before "_".)
@@ -16,7 +16,7 @@ ALLOCATED = re.compile(r"(?<![A-Za-z0-9])(?:MGYS|MGYA|LZ)\d{8,}(?!\d)")
 
 
 def dump(
-    store: SqliteStore, tables: Iterable[str] = tuple(TABLES), *, canonical: bool = False
+    store: SqlStore, tables: Iterable[str] = tuple(TABLES), *, canonical: bool = False
 ) -> dict[str, list]:
     """Every row, sorted by primary key.
 

@@ -17,7 +17,7 @@ from ..paths import PATTERNS, StudyPaths, ledger_path, studies_in
 from ..plan import StudyPlan, recorded_plan
 from ..state import coassembly_state, run_state
 from .rows import pending_study_rows, run_rows, study_accession, study_rows
-from .store import CatalogueError, SchemaMismatch, SqliteStore, open_store
+from .store import CatalogueError, SchemaMismatch, SqliteStore, SqlStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def counts(rows: dict[str, list]) -> dict[str, int]:
 
 
 def load_study(
-    store: SqliteStore,
+    store: SqlStore,
     results: Path,
     cfg: GlobalConfig,
     plan: StudyPlan | None = None,
@@ -55,7 +55,7 @@ def load_study(
 
 
 def load_run(
-    store: SqliteStore, results: Path, cfg: GlobalConfig, plan: StudyPlan, run: str
+    store: SqlStore, results: Path, cfg: GlobalConfig, plan: StudyPlan, run: str
 ) -> dict[str, int]:
     """Replace one run's rows, or a co-assembly's (`run` = its name); the study's own rows
     are loaded first if missing, and a co-assembly's runs' rows too."""
@@ -82,7 +82,7 @@ def load_run(
 
 
 def load_coassembly(
-    store: SqliteStore,
+    store: SqlStore,
     results: Path,
     cfg: GlobalConfig,
     plan: StudyPlan,

@@ -1,18 +1,18 @@
-"""Where the catalogue lives. `SqliteStore` is the embedded default (sqlite-utils).
-
-The store interface is what loaders, dumps and the CLI use; a PostgreSQL store implements the
-same methods (issue: PostgreSQL as the catalogue store).
+"""Where the catalogue lives. `SqliteStore` is the embedded default (sqlite-utils);
+`PostgresStore` (pg_store.py) keeps it in PostgreSQL. Both are a `SqlStore`: the loads are
+written once, in SQL both dialects read.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -47,7 +47,244 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteStore:
+class SqlStore(ABC):
+    """The catalogue's loads, in SQL both dialects read (`?` and `:name` placeholders). A store
+    gives `_execute`, `_executemany`, `query` and `_write` (one write transaction)."""
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Iterable | dict = ()) -> Any: ...
+
+    @abstractmethod
+    def _executemany(self, sql: str, rows: Iterable) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]: ...
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- writes ---------------------------------------------------------------------------
+    def _upsert(self, table: str, rows: list[dict]) -> None:
+        """Insert or update by primary key: one `INSERT ... ON CONFLICT DO UPDATE` executemany
+        (sqlite-utils' upsert runs an INSERT OR IGNORE plus an UPDATE per row, 2x the work)."""
+        if not rows:
+            return
+        t = TABLES[table]
+        cols = list(t.columns)
+        names = ", ".join(map(q, cols))
+        pk = ", ".join(map(q, t.pk_columns))
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in t.pk_columns)
+        sql = (
+            f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT({pk}) DO UPDATE SET {updates}"
+        )
+        self._executemany(sql, ([r.get(c) for c in cols] for r in rows))
+
+    def _insert(self, table: str, rows: list[dict]) -> None:
+        """Plain inserts (rows just deleted): the fast path for big tables (annotations)."""
+        if not rows:
+            return
+        cols = list(TABLES[table].columns)
+        names = ", ".join(map(q, cols))
+        sql = f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))})"
+        get = itemgetter(*cols)
+        self._executemany(sql, map(get, rows))
+
+    def _kept_annotations(self, rows: Rows, where: str, params: dict) -> set[str]:
+        """Analyses whose annotation tables are the ones already loaded (same digest of the
+        files): their rows stay, neither deleted nor inserted again (a study's re-load of a
+        million unchanged rows costs nothing). Noted in the temp table `kept_annotations`."""
+        new = {a["accession"]: a.get("annotations_digest") for a in rows["analyses"]}
+        old = dict(
+            self._execute(
+                f"SELECT accession, annotations_digest FROM analyses WHERE {where}", params
+            ).fetchall()
+        )
+        kept = {acc for acc, digest in new.items() if digest and old.get(acc) == digest}
+        self._execute(
+            "CREATE TEMP TABLE IF NOT EXISTS kept_annotations (analysis TEXT PRIMARY KEY)"
+        )
+        self._execute("DELETE FROM kept_annotations")
+        self._executemany("INSERT INTO kept_annotations VALUES (?)", [(a,) for a in kept])
+        return kept
+
+    def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
+        """Delete the rows of `tables` (children first) matching `where` on their owner
+        (annotations of `kept_annotations` excepted)."""
+        for table in reversed(ORDER):
+            if table not in tables:
+                continue
+            t = TABLES[table]
+            if t.owner == "analysis":
+                self._execute(
+                    f"DELETE FROM {q(table)} WHERE analysis IN"
+                    f" (SELECT accession FROM analyses WHERE {where}"
+                    " AND accession NOT IN (SELECT analysis FROM kept_annotations))",
+                    params,
+                )
+            elif t.owner == "study":
+                self._execute(f"DELETE FROM {q(table)} WHERE {where}", params)
+
+    def _write_rows(self, rows: Rows, tables: Iterable[str], kept: set[str] = frozenset()) -> None:
+        for table in ORDER:
+            if table not in tables:
+                continue
+            if table == "annotations":
+                new = rows[table]
+                if kept:
+                    new = [r for r in new if r["analysis"] not in kept]
+                self._insert(table, new)
+            else:
+                self._upsert(table, rows[table])
+
+    def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
+        """The study's rows become exactly `make_rows()` (called under the write lock)."""
+        with self._write():
+            rows = make_rows()
+            shared = [t for t in ORDER if not TABLES[t].per_study]
+            self._write_rows(rows, [*shared, "studies"])
+            # Shared rows (biomes, publications, super studies, samples) are upserted, never
+            # deleted: a sample may be shared with another study; ENA's withdrawn ones stay.
+            owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
+            kept = self._kept_annotations(rows, "study = :study", {"study": study})
+            self._delete_owned("study = :study", {"study": study}, owned)
+            self._write_rows(rows, owned, kept)
+            self._refresh_study(study)
+            self._refresh_samples("select sample from study_samples where study = :s", {"s": study})
+            self._prune_shared()
+            self._prune_biomes()
+        return rows
+
+    def replace_run(
+        self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
+    ) -> Rows:
+        """One run's rows (the run, its assemblies, analyses, annotations, downloads, events)
+        become exactly `make_rows()` (called under the write lock). With `coassembly`, `run`
+        is a co-assembly's name: its assemblies, analyses and events are replaced instead."""
+        unit = f"{'coassembly' if coassembly else 'run'} = :run AND study = :study"
+        with self._write():
+            rows = make_rows()
+            params = {"run": run, "study": study}
+            kept = self._kept_annotations(rows, unit, params)
+            self._execute(
+                "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
+                f" FROM analyses WHERE {unit}) OR assembly IN (SELECT accession FROM assemblies"
+                f" WHERE {unit}))",
+                params,
+            )
+            # an assembly owns its run links (a co-assembly's name runs that are not its own)
+            self._execute(
+                "DELETE FROM assembly_runs WHERE assembly IN"
+                f" (SELECT accession FROM assemblies WHERE {unit})",
+                params,
+            )
+            self._delete_owned(unit, params, ["annotations", "events", "analyses", "assemblies"])
+            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")], kept)
+            self._refresh_study(study)
+            self._refresh_samples(
+                "select sample from runs where study = :study and accession in"
+                " (select run from assembly_runs where study = :study and assembly in"
+                f" (select accession from assemblies where {unit}))"
+                if coassembly
+                else "select sample from runs where accession = :run and study = :study",
+                params,
+            )
+        return rows
+
+    def _refresh_study(self, study: str) -> None:
+        """A study's counts, `updated_at` and features, from its rows."""
+        self._execute(
+            """update studies set
+                 runs_total = (select count(*) from runs where study = :s),
+                 runs_eligible = (select count(*) from runs where study = :s
+                                  and status != :skip and is_suppressed = 0),
+                 runs_skipped = (select count(*) from runs where study = :s and status = :skip),
+                 runs_qc_failed = (select count(*) from runs where study = :s
+                                   and status = :qcf and is_suppressed = 0),
+                 assemblies_completed = (select count(*) from assemblies where study = :s
+                                         and status = :done and is_suppressed = 0),
+                 analyses_completed = (select count(*) from analyses where study = :s
+                                       and status = :done and is_suppressed = 0),
+                 updated_at = coalesce((select max(time) from events where study = :s),
+                                       created_at),
+                 features = '{"has_v6_analyses":' || (select case when count(*) > 0
+                     then 'true' else 'false' end from analyses where study = :s
+                     and is_ready <> 0 and is_suppressed = 0
+                     and upper(substr(pipeline_version, 1, 2)) = 'V6')
+                   || ',"has_prev6_analyses":false}'
+               where accession = :s""",
+            {
+                "s": study,
+                "skip": Status.SKIPPED,
+                "qcf": Status.QC_FAILED,
+                "done": Status.COMPLETED,
+            },
+        )
+
+    # A sample's first link: current before withdrawn, public before private, then by study.
+    FIRST_LINK = (
+        "from study_samples l where l.sample = samples.accession"
+        " order by l.is_suppressed, l.is_private, l.study limit 1"
+    )
+
+    def _refresh_samples(self, which: str, params: dict) -> None:
+        """The biome, visibility and `updated_at` of the samples `which` selects, from all the
+        studies that list them, whatever the order of their loads: those of the sample's first
+        link, and the latest change of its runs in that link's study. A private study's owner
+        or reason never lands on a public sample."""
+        self._execute(
+            f"""update samples set
+                 (biome, is_private, is_suppressed, suppression_reason, webin_owner) = (
+                   select l.biome, l.is_private, l.is_suppressed,
+                          case when l.is_suppressed <> 0 then l.suppression_reason end,
+                          case when l.is_private <> 0 then l.webin_owner end
+                   {self.FIRST_LINK}),
+                 updated_at = (select max(r.updated_at) from runs r
+                               where r.sample = samples.accession
+                               and r.study = (select l.study {self.FIRST_LINK}))
+               where accession in ({which})""",
+            params,
+        )
+
+    def _prune_shared(self) -> None:
+        """Shared rows no study links to any more go: a rebuild would not make them."""
+        self._execute(
+            "DELETE FROM samples WHERE NOT EXISTS (SELECT 1 FROM study_samples l"
+            " WHERE l.sample = samples.accession) AND NOT EXISTS (SELECT 1 FROM runs r"
+            " WHERE r.sample = samples.accession)"
+        )
+        self._execute(
+            "DELETE FROM publications WHERE NOT EXISTS (SELECT 1 FROM study_publications l"
+            " WHERE l.publication = publications.pubmed_id)"
+        )
+        self._execute(
+            "DELETE FROM super_studies WHERE NOT EXISTS (SELECT 1 FROM super_study_studies l"
+            " WHERE l.super_study = super_studies.slug)"
+        )
+
+    def _prune_biomes(self) -> None:
+        """Biomes are MGnify's shipped tree plus the lineages (and ancestors) studies use."""
+        used = {
+            r["biome"]
+            for r in self.query("select biome from studies union select biome from samples")
+        }
+        keep = {r["lineage"] for r in biome_tree()}
+        for lineage in filter(None, used):
+            parts = lineage.split(":")
+            keep |= {":".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        stale = [
+            r["lineage"]
+            for r in self.query("select lineage from biomes order by depth desc")
+            if r["lineage"] not in keep
+        ]
+        for lineage in stale:
+            self._execute("DELETE FROM biomes WHERE lineage = ?", [lineage])
+
+
+class SqliteStore(SqlStore):
     """A SQLite catalogue file with the schema in place."""
 
     def __init__(self, path: Path, *, create: bool = True):
@@ -97,33 +334,6 @@ class SqliteStore:
             db.execute(META_UPSERT, ["schema_version", SCHEMA_VERSION])
             self._upsert("biomes", biome_tree())
 
-    # -- writes ---------------------------------------------------------------------------
-    def _upsert(self, table: str, rows: list[dict]) -> None:
-        """Insert or update by primary key: one `INSERT ... ON CONFLICT DO UPDATE` executemany
-        (sqlite-utils' upsert runs an INSERT OR IGNORE plus an UPDATE per row, 2x the work)."""
-        if not rows:
-            return
-        t = TABLES[table]
-        cols = list(t.columns)
-        names = ", ".join(map(q, cols))
-        pk = ", ".join(map(q, t.pk_columns))
-        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in t.pk_columns)
-        sql = (
-            f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT({pk}) DO UPDATE SET {updates}"
-        )
-        self.db.conn.executemany(sql, ([r.get(c) for c in cols] for r in rows))
-
-    def _insert(self, table: str, rows: list[dict]) -> None:
-        """Plain inserts (rows just deleted): the fast path for big tables (annotations)."""
-        if not rows:
-            return
-        cols = list(TABLES[table].columns)
-        names = ", ".join(map(q, cols))
-        sql = f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))})"
-        get = itemgetter(*cols)
-        self.db.conn.executemany(sql, map(get, rows))
-
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, holding SQLite's write lock from its start (BEGIN IMMEDIATE):
@@ -143,194 +353,11 @@ class SqliteStore:
             raise
         conn.execute("COMMIT")
 
-    def _kept_annotations(self, rows: Rows, where: str, params: dict) -> set[str]:
-        """Analyses whose annotation tables are the ones already loaded (same digest of the
-        files): their rows stay, neither deleted nor inserted again (a study's re-load of a
-        million unchanged rows costs nothing). Noted in the temp table `kept_annotations`."""
-        new = {a["accession"]: a.get("annotations_digest") for a in rows["analyses"]}
-        old = dict(
-            self.db.conn.execute(
-                f"SELECT accession, annotations_digest FROM analyses WHERE {where}", params
-            ).fetchall()
-        )
-        kept = {acc for acc, digest in new.items() if digest and old.get(acc) == digest}
-        conn = self.db.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_annotations (analysis TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM kept_annotations")
-        conn.executemany("INSERT INTO kept_annotations VALUES (?)", [(a,) for a in kept])
-        return kept
+    def _execute(self, sql: str, params: Iterable | dict = ()) -> sqlite3.Cursor:
+        return self.db.conn.execute(sql, params)
 
-    def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
-        """Delete the rows of `tables` (children first) matching `where` on their owner
-        (annotations of `kept_annotations` excepted)."""
-        for table in reversed(ORDER):
-            if table not in tables:
-                continue
-            t = TABLES[table]
-            if t.owner == "analysis":
-                self.db.execute(
-                    f"DELETE FROM {q(table)} WHERE analysis IN"
-                    f" (SELECT accession FROM analyses WHERE {where}"
-                    " AND accession NOT IN (SELECT analysis FROM kept_annotations))",
-                    params,
-                )
-            elif t.owner == "study":
-                self.db.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
-
-    def _write_rows(self, rows: Rows, tables: Iterable[str], kept: set[str] = frozenset()) -> None:
-        for table in ORDER:
-            if table not in tables:
-                continue
-            if table == "annotations":
-                new = rows[table]
-                if kept:
-                    new = [r for r in new if r["analysis"] not in kept]
-                self._insert(table, new)
-            else:
-                self._upsert(table, rows[table])
-
-    def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
-        """The study's rows become exactly `make_rows()` (called under the write lock)."""
-        with self._write():
-            rows = make_rows()
-            shared = [t for t in ORDER if not TABLES[t].per_study]
-            self._write_rows(rows, [*shared, "studies"])
-            # Shared rows (biomes, publications, super studies, samples) are upserted, never
-            # deleted: a sample may be shared with another study; ENA's withdrawn ones stay.
-            owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
-            kept = self._kept_annotations(rows, "study = :study", {"study": study})
-            self._delete_owned("study = :study", {"study": study}, owned)
-            self._write_rows(rows, owned, kept)
-            self._refresh_study(study)
-            self._refresh_samples("select sample from study_samples where study = :s", {"s": study})
-            self._prune_shared()
-            self._prune_biomes()
-        return rows
-
-    def replace_run(
-        self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
-    ) -> Rows:
-        """One run's rows (the run, its assemblies, analyses, annotations, downloads, events)
-        become exactly `make_rows()` (called under the write lock). With `coassembly`, `run`
-        is a co-assembly's name: its assemblies, analyses and events are replaced instead."""
-        unit = f"{'coassembly' if coassembly else 'run'} = :run AND study = :study"
-        with self._write():
-            rows = make_rows()
-            params = {"run": run, "study": study}
-            kept = self._kept_annotations(rows, unit, params)
-            self.db.execute(
-                "DELETE FROM downloads WHERE study = :study AND (analysis IN (SELECT accession"
-                f" FROM analyses WHERE {unit}) OR assembly IN (SELECT accession FROM assemblies"
-                f" WHERE {unit}))",
-                params,
-            )
-            # an assembly owns its run links (a co-assembly's name runs that are not its own)
-            self.db.execute(
-                "DELETE FROM assembly_runs WHERE assembly IN"
-                f" (SELECT accession FROM assemblies WHERE {unit})",
-                params,
-            )
-            self._delete_owned(unit, params, ["annotations", "events", "analyses", "assemblies"])
-            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")], kept)
-            self._refresh_study(study)
-            self._refresh_samples(
-                "select sample from runs where study = :study and accession in"
-                " (select run from assembly_runs where study = :study and assembly in"
-                f" (select accession from assemblies where {unit}))"
-                if coassembly
-                else "select sample from runs where accession = :run and study = :study",
-                params,
-            )
-        return rows
-
-    def _refresh_study(self, study: str) -> None:
-        """A study's counts, `updated_at` and features, from its rows."""
-        self.db.execute(
-            """update studies set
-                 runs_total = (select count(*) from runs where study = :s),
-                 runs_eligible = (select count(*) from runs where study = :s
-                                  and status != :skip and is_suppressed = 0),
-                 runs_skipped = (select count(*) from runs where study = :s and status = :skip),
-                 runs_qc_failed = (select count(*) from runs where study = :s
-                                   and status = :qcf and is_suppressed = 0),
-                 assemblies_completed = (select count(*) from assemblies where study = :s
-                                         and status = :done and is_suppressed = 0),
-                 analyses_completed = (select count(*) from analyses where study = :s
-                                       and status = :done and is_suppressed = 0),
-                 updated_at = coalesce((select max(time) from events where study = :s),
-                                       created_at),
-                 features = '{"has_v6_analyses":' || (select case when count(*) > 0
-                     then 'true' else 'false' end from analyses where study = :s
-                     and is_ready <> 0 and is_suppressed = 0
-                     and upper(substr(pipeline_version, 1, 2)) = 'V6')
-                   || ',"has_prev6_analyses":false}'
-               where accession = :s""",
-            {
-                "s": study,
-                "skip": Status.SKIPPED,
-                "qcf": Status.QC_FAILED,
-                "done": Status.COMPLETED,
-            },
-        )
-
-    # A sample's first link: current before withdrawn, public before private, then by study.
-    FIRST_LINK = (
-        "from study_samples l where l.sample = samples.accession"
-        " order by l.is_suppressed, l.is_private, l.study limit 1"
-    )
-
-    def _refresh_samples(self, which: str, params: dict) -> None:
-        """The biome, visibility and `updated_at` of the samples `which` selects, from all the
-        studies that list them, whatever the order of their loads: those of the sample's first
-        link, and the latest change of its runs in that link's study. A private study's owner
-        or reason never lands on a public sample."""
-        self.db.execute(
-            f"""update samples set
-                 (biome, is_private, is_suppressed, suppression_reason, webin_owner) = (
-                   select l.biome, l.is_private, l.is_suppressed,
-                          case when l.is_suppressed <> 0 then l.suppression_reason end,
-                          case when l.is_private <> 0 then l.webin_owner end
-                   {self.FIRST_LINK}),
-                 updated_at = (select max(r.updated_at) from runs r
-                               where r.sample = samples.accession
-                               and r.study = (select l.study {self.FIRST_LINK}))
-               where accession in ({which})""",
-            params,
-        )
-
-    def _prune_shared(self) -> None:
-        """Shared rows no study links to any more go: a rebuild would not make them."""
-        self.db.execute(
-            "DELETE FROM samples WHERE NOT EXISTS (SELECT 1 FROM study_samples l"
-            " WHERE l.sample = samples.accession) AND NOT EXISTS (SELECT 1 FROM runs r"
-            " WHERE r.sample = samples.accession)"
-        )
-        self.db.execute(
-            "DELETE FROM publications WHERE NOT EXISTS (SELECT 1 FROM study_publications l"
-            " WHERE l.publication = publications.pubmed_id)"
-        )
-        self.db.execute(
-            "DELETE FROM super_studies WHERE NOT EXISTS (SELECT 1 FROM super_study_studies l"
-            " WHERE l.super_study = super_studies.slug)"
-        )
-
-    def _prune_biomes(self) -> None:
-        """Biomes are MGnify's shipped tree plus the lineages (and ancestors) studies use."""
-        used = {
-            r["biome"]
-            for r in self.db.query("select biome from studies union select biome from samples")
-        }
-        keep = {r["lineage"] for r in biome_tree()}
-        for lineage in filter(None, used):
-            parts = lineage.split(":")
-            keep |= {":".join(parts[:i]) for i in range(1, len(parts) + 1)}
-        stale = [
-            r["lineage"]
-            for r in self.db.query("select lineage from biomes order by depth desc")
-            if r["lineage"] not in keep
-        ]
-        for lineage in stale:
-            self.db.execute("DELETE FROM biomes WHERE lineage = ?", [lineage])
+    def _executemany(self, sql: str, rows: Iterable) -> None:
+        self.db.conn.executemany(sql, rows)
 
     # -- reads ----------------------------------------------------------------------------
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
@@ -344,10 +371,14 @@ class SqliteStore:
 
 
 @contextmanager
-def open_store(url_or_path: str | Path, *, create: bool = True) -> Iterator[SqliteStore]:
-    """A store from `sqlite:///PATH` or a path; closed on exit."""
-    path = Path(str(url_or_path).removeprefix("sqlite:///"))
-    store = SqliteStore(path, create=create)
+def open_store(url_or_path: str | Path, *, create: bool = True) -> Iterator[SqlStore]:
+    """A store from `postgresql://...`, `sqlite:///PATH` or a path; closed on exit."""
+    if str(url_or_path).startswith(("postgresql://", "postgres://")):
+        from .pg_store import PostgresStore
+
+        store: SqlStore = PostgresStore(str(url_or_path), create=create)
+    else:
+        store = SqliteStore(Path(str(url_or_path).removeprefix("sqlite:///")), create=create)
     try:
         yield store
     finally:
