@@ -194,15 +194,22 @@ def catalogue():
 
 
 db_option = click.option(
+    "--catalogue",
     "--db",
     "db_path",
-    type=click.Path(path_type=Path),
-    default=Path("results/catalogue.db"),
-    show_default=True,
+    metavar="PATH|URL",
+    help="a SQLite file, sqlite:///PATH or postgresql://[USER@]HOST[:PORT]/DB"
+    " [default: the config's `catalogue`]",
 )
 results_option = click.option(
     "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True
 )
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    from .catalogue.store import driver_errors
+
+    return driver_errors()
 
 
 def result_errors() -> tuple[type[BaseException], ...]:
@@ -212,18 +219,57 @@ def result_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValidationError, json.JSONDecodeError)
 
 
-def sqlite_problem(db_path: Path, exc: sqlite3.Error) -> str:
-    if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
-        return f"{db_path}: the catalogue is read-only ({exc})"
-    return f"{db_path}: SQLite: {one_line(exc)}"
+def store_problem(where: str | Path, exc: BaseException) -> str:
+    """A database driver's error in one line, naming the catalogue (a URL without password)."""
+    from .catalogue.pg_store import redacted
+
+    if isinstance(exc, sqlite3.Error):
+        if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            return f"{where}: the catalogue is read-only ({exc})"
+        return f"{where}: SQLite: {one_line(exc)}"
+    return f"{redacted(str(where))}: PostgreSQL: {one_line(exc)}"
 
 
-def check_catalogue(db_path: Path, *, writing: bool = False) -> None:
-    """Fail in one line unless `db_path` is an mgnify-db catalogue (and, when `writing`, of this
-    schema version). Looks read-only: a missing file, or another program's SQLite file, is never
-    created or given the catalogue's tables."""
+def catalogue_of(db_path: str | None, config_path: Path) -> str:
+    """The catalogue a command works on: `--catalogue`, else the config's."""
+    from .config import check_catalogue_url
+
+    if not db_path:
+        return _global(config_path).catalogue
+    if "://" not in db_path:
+        return db_path  # a SQLite file
+    try:
+        return check_catalogue_url(db_path)
+    except ValueError as e:
+        fail(f"--catalogue {db_path.split('@')[-1]}: {e}")
+
+
+def is_postgres(catalogue: str) -> bool:
+    from .config import StoreKind, store_kind
+
+    return store_kind(catalogue) is StoreKind.POSTGRESQL
+
+
+def sqlite_path(catalogue: str | Path) -> Path:
+    return Path(str(catalogue).removeprefix("sqlite:///"))
+
+
+def check_catalogue(catalogue: str | Path, *, writing: bool = False) -> None:
+    """Fail in one line unless `catalogue` is an mgnify-db catalogue (and, when `writing`, of
+    this schema version). Looks read-only: a missing file or database, or another program's
+    SQLite file, is never created or given the catalogue's tables."""
     from .catalogue.schema import SCHEMA_VERSION
 
+    if is_postgres(str(catalogue)):
+        from .catalogue.pg_store import PostgresStore
+        from .catalogue.store import CatalogueError
+
+        try:
+            PostgresStore(str(catalogue), create=False).close()
+        except CatalogueError as e:
+            fail(str(e))
+        return
+    db_path = sqlite_path(catalogue)
     if not db_path.exists():
         fail(f"{db_path}: no catalogue here (run the workflow, or mgnify-db catalogue rebuild)")
     if db_path.is_dir():
@@ -285,7 +331,7 @@ def _global(config_path: Path):
 @config_option
 @click.option("--run", "runs", multiple=True, help="only these runs")
 def catalogue_load(
-    study: str, db_path: Path, results: Path, config_path: Path, runs: tuple[str, ...]
+    study: str, db_path: str | None, results: Path, config_path: Path, runs: tuple[str, ...]
 ):
     """Load STUDY (its ENA accession; its result files) into the catalogue; idempotent.
 
@@ -297,6 +343,7 @@ def catalogue_load(
     from .plan import PlanError, recorded_plan
 
     cfg = _global(config_path)
+    db_path = catalogue_of(db_path, config_path)
     check_catalogue(db_path, writing=True)
     try:
         plan = recorded_plan(results, study)
@@ -313,8 +360,8 @@ def catalogue_load(
                 counts = load_study(store, results, cfg, plan)
     except (PlanError, CatalogueError) as e:
         fail(str(e))
-    except sqlite3.Error as e:
-        fail(sqlite_problem(db_path, e))
+    except driver_errors() as e:
+        fail(store_problem(db_path, e))
     except result_errors() as e:
         fail(f"{study}: its result files: {one_line(e)}")
     click.echo(json.dumps(counts))
@@ -325,36 +372,45 @@ def catalogue_load(
 @results_option
 @config_option
 @click.option("--allow-empty", is_flag=True, help="replace the catalogue even with no study")
-def catalogue_rebuild(db_path: Path, results: Path, config_path: Path, allow_empty: bool):
+def catalogue_rebuild(db_path: str | None, results: Path, config_path: Path, allow_empty: bool):
     """Recreate the catalogue from the result files alone (same rows, same accessions).
 
-    The new file replaces the old one atomically; `mgnify-db serve` picks it up. On any
-    failure the old catalogue is left as it was.
+    The new catalogue replaces the old one atomically (a SQLite file by rename, PostgreSQL in
+    one transaction); `mgnify-db serve` picks it up. On any failure the old catalogue is left
+    as it was.
     """
     from .catalogue import CatalogueError, rebuild
+    from .catalogue.pg_store import redacted
     from .plan import PlanError
 
     cfg = _global(config_path)
-    if db_path.is_dir() or (db_path.exists() and db_path.stat().st_size):
-        check_catalogue(db_path)  # never replace another program's file
-    if db_path.parent.is_dir():
-        try:
-            tempfile.TemporaryFile(dir=db_path.parent).close()
-        except OSError as e:
-            fail(f"{db_path.parent}: cannot write a new catalogue here ({e.strerror or e})")
+    catalogue = catalogue_of(db_path, config_path)
+    if not is_postgres(catalogue):
+        path = sqlite_path(catalogue)
+        if path.is_dir() or (path.exists() and path.stat().st_size):
+            check_catalogue(path)  # never replace another program's file
+        if path.parent.is_dir():
+            try:
+                tempfile.TemporaryFile(dir=path.parent).close()
+            except OSError as e:
+                fail(f"{path.parent}: cannot write a new catalogue here ({e.strerror or e})")
     try:
-        totals = rebuild(db_path, results, cfg, allow_empty=allow_empty)
+        totals = rebuild(catalogue, results, cfg, allow_empty=allow_empty)
     except CatalogueError as e:
-        _remove_rebuild_leftovers(db_path)
+        _remove_rebuild_leftovers(catalogue)
         fail(str(e))
-    except (PlanError, sqlite3.Error, *result_errors()) as e:
-        _remove_rebuild_leftovers(db_path)
-        fail(f"{db_path}: not rebuilt, left as it was: {one_line(e)}")
+    except (PlanError, *driver_errors(), *result_errors()) as e:
+        _remove_rebuild_leftovers(catalogue)
+        fail(f"{redacted(catalogue)}: not rebuilt, left as it was: {one_line(e)}")
     click.echo(json.dumps(totals))
 
 
-def _remove_rebuild_leftovers(db_path: Path) -> None:
-    """The half-built file of a failed rebuild in this process (named as catalogue.load does)."""
+def _remove_rebuild_leftovers(catalogue: str) -> None:
+    """The half-built file of a failed rebuild in this process (named as catalogue.load does;
+    a PostgreSQL rebuild builds in a temporary directory, removed by itself)."""
+    if is_postgres(catalogue):
+        return
+    db_path = sqlite_path(catalogue)
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.rebuild")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
@@ -362,9 +418,12 @@ def _remove_rebuild_leftovers(db_path: Path) -> None:
 
 @catalogue.command("dump")
 @db_option
+@config_option_for("global config: where the catalogue is")
 @click.option("--table", "tables", multiple=True, help="only these tables")
 @click.option("--canonical", is_flag=True, help="natural keys instead of accessions, no job ids")
-def catalogue_dump(db_path: Path, tables: tuple[str, ...], canonical: bool):
+def catalogue_dump(
+    db_path: str | None, config_path: Path, tables: tuple[str, ...], canonical: bool
+):
     """Print a JSON dump (rows sorted by key) for comparing catalogues."""
     from .catalogue import TABLES, CatalogueError, dump, open_store
 
@@ -373,23 +432,26 @@ def catalogue_dump(db_path: Path, tables: tuple[str, ...], canonical: bool):
             near = get_close_matches(table, TABLES, 1)
             hint = f"did you mean {near[0]}? " if near else ""
             fail(f"no table {table!r} in the catalogue ({hint}tables: {', '.join(TABLES)})")
+    db_path = catalogue_of(db_path, config_path)
     check_catalogue(db_path)
     try:
         with open_store(db_path, create=False) as store:
             data = dump(store, tables or tuple(TABLES), canonical=canonical)
     except CatalogueError as e:
         fail(str(e))
-    except sqlite3.Error as e:
-        fail(sqlite_problem(db_path, e))
+    except driver_errors() as e:
+        fail(store_problem(db_path, e))
     click.echo(json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 @catalogue.command("status")
 @db_option
-def catalogue_status(db_path: Path):
+@config_option_for("global config: where the catalogue is")
+def catalogue_status(db_path: str | None, config_path: Path):
     """Counts of runs, assemblies and analyses by status, per study."""
     from .catalogue import CatalogueError, open_store
 
+    db_path = catalogue_of(db_path, config_path)
     check_catalogue(db_path)
     try:
         with open_store(db_path, create=False) as store:
@@ -401,37 +463,69 @@ def catalogue_status(db_path: Path):
                     click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
     except CatalogueError as e:
         fail(str(e))
-    except sqlite3.Error as e:
-        fail(sqlite_problem(db_path, e))
+    except driver_errors() as e:
+        fail(store_problem(db_path, e))
 
 
 @catalogue.command("publish")
-@config_option_for("global config: where the catalogue and public.db are")
-@click.option("--db", "db_path", type=click.Path(path_type=Path), help="[default: the config's]")
+@config_option_for("global config: where the catalogue, catalogue.db and public.db are")
+@db_option
 @click.option(
     "--public", "public_db", type=click.Path(path_type=Path), help="[default: the config's]"
 )
-def catalogue_publish(config_path: Path, db_path: Path | None, public_db: Path | None):
+def catalogue_publish(config_path: Path, db_path: str | None, public_db: Path | None):
     """Write public.db: the catalogue's public, unsuppressed records only, full-text indexes
     rebuilt, vacuumed (no private byte inside); swapped in atomically (`serve` follows it).
+    A PostgreSQL catalogue is first exported to the config's `publish.catalogue_db`.
 
     \b
     Example:
         mgnify-db catalogue publish --config config/config.yaml
     """
-    from .catalogue.publish import PublishError, publish
+    from .catalogue.publish import PublishError, publish_store
 
     cfg = _global(config_path)
-    db_path = db_path or cfg.catalogue_path
+    catalogue = catalogue_of(db_path, config_path)
+    catalogue_db = Path(cfg.publish.catalogue_db) if is_postgres(catalogue) else None
     public_db = public_db or Path(cfg.publish.public_db)
-    check_catalogue(db_path)
+    check_catalogue(catalogue)
     try:
-        counts = publish(db_path, public_db)
+        counts = publish_store(catalogue, catalogue_db or sqlite_path(catalogue), public_db)
     except PublishError as e:
         fail(str(e))
-    except sqlite3.Error as e:
-        fail(sqlite_problem(db_path, e))
+    except driver_errors() as e:
+        fail(store_problem(catalogue, e))
     click.echo(json.dumps(counts))
+
+
+@catalogue.command("migrate")
+@click.option("--from", "source", required=True, metavar="PATH|URL", help="the catalogue to copy")
+@click.option("--to", "target", required=True, metavar="PATH|URL", help="where it goes")
+@click.option("--replace", is_flag=True, help="overwrite a target that holds studies")
+def catalogue_migrate(source: str, target: str, replace: bool):
+    """Move a catalogue to another store, row for row (same accessions, same generation):
+    sqlite:///PATH or a path, postgresql://[USER@]HOST[:PORT]/DB. The target is written in one
+    transaction, then both are dumped and compared.
+
+    \b
+    Example:
+        mgnify-db catalogue migrate --from results/catalogue.db \\
+            --to postgresql://mgnify@db.example.org/mgnify
+    """
+    from .catalogue.move import move
+    from .catalogue.pg_store import redacted
+    from .catalogue.store import CatalogueError
+
+    source = catalogue_of(source, DEFAULT_CONFIG)
+    target = catalogue_of(target, DEFAULT_CONFIG)
+    check_catalogue(source)
+    try:
+        counts = move(source, target, replace=replace)
+    except CatalogueError as e:
+        fail(str(e))
+    except driver_errors() as e:
+        fail(store_problem(target, e))
+    click.echo(f"{redacted(source)} -> {redacted(target)}: {json.dumps(counts)}")
 
 
 # --- ENA ----------------------------------------------------------------------------------------
@@ -506,8 +600,10 @@ def serve(
 ):
     """Serve public.db to everyone and the catalogue to curators, with Datasette, until Ctrl-C.
 
-    DB_PATH is the catalogue [default: the config's `catalogue`]. public.db is published first
-    when it is missing or older than the catalogue. Curators send `Authorization: Bearer
+    DB_PATH is the catalogue [default: the config's `catalogue`; with PostgreSQL, the SQLite
+    copy publish exports for curators, `publish.catalogue_db`, exported first when the
+    catalogue changed since]. public.db is published first when it is missing or older than
+    the catalogue. Curators send `Authorization: Bearer
     <token>`, the tokens being those of MGNIFY_CURATOR_TOKEN (comma-separated) in this
     command's environment; MGNIFY_FILES_SECRET enables signed links to private files
     (/files/<owner>/<alias>?sign=1). Owners of private studies log in to the API with their
@@ -516,15 +612,22 @@ def serve(
     `catalogue rebuild` or `publish` meanwhile is served from the next request on (the plugin
     mgnify_db.web.plugin, registered with Datasette through the package's entry point).
     """
-    from .catalogue.publish import PublishError, is_stale, publish
+    from .catalogue.publish import PublishError, export_store, is_stale, publish
     from .web.auth import MIN_TOKEN_LENGTH, TOKEN_ENV, curator_tokens
     from .web.files import LIFETIME_ENV, RESULTS_ENV
 
     cfg = _global(config_path)
-    catalogue_db = db_path or cfg.catalogue_path
+    catalogue_db = db_path or cfg.catalogue_db
     near = db_path.parent if db_path else None
     public_db = public_db or (near / "public.db" if near else Path(cfg.publish.public_db))
     results_dir = results_dir or near or Path(cfg.results_dir)
+    if db_path is None and is_postgres(cfg.catalogue):
+        check_catalogue(cfg.catalogue)
+        try:
+            if export_store(cfg.catalogue, catalogue_db):
+                click.echo(f"exported {catalogue_db} from the catalogue", err=True)
+        except PublishError as e:
+            fail(str(e))
     check_catalogue(catalogue_db)
     # Datasette names a database after its file, and the catalogue's access rule (metadata
     # `databases: catalogue: allow`) is on that name: another name would serve it to anyone.

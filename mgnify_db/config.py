@@ -111,6 +111,13 @@ class Assembler(StrEnum):
     AUTO = "auto"
 
 
+class StoreKind(StrEnum):
+    """Where the catalogue lives: a SQLite file (the embedded default) or a PostgreSQL database."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
 class LibrarySourcePolicy(StrEnum):
     """Which ENA library sources count as metagenomic (as emgapi-v2's policies)."""
 
@@ -564,6 +571,11 @@ class PublishSettings(Strict):
     """Where `publish` writes the public database and how download URLs are made."""
 
     public_db: str = Field("results/public.db", description="public, unsuppressed records only")
+    catalogue_db: str = Field(
+        "results/catalogue.db",
+        description="with a PostgreSQL catalogue: the SQLite copy `publish` exports for curators"
+        " (Datasette's catalogue.db); with SQLite the catalogue file itself is served",
+    )
     files_url: str = Field(
         "/files",
         description="prefix of download URLs: <files_url>/<owner accession>/<alias>"
@@ -577,7 +589,11 @@ class GlobalConfig(Strict):
 
     results_dir: str = "results"
     studies_dir: str = "config/studies"
-    catalogue: str = Field("sqlite:///results/catalogue.db", description="catalogue URL")
+    catalogue: str = Field(
+        "sqlite:///results/catalogue.db",
+        description="catalogue URL: sqlite:///PATH, or postgresql://[USER@]HOST[:PORT]/DB"
+        " (password from ~/.pgpass, PGPASSFILE or PGPASSWORD, never from this file)",
+    )
     ena: EnaSettings = EnaSettings()
     qc: QcGate = QcGate()
     tools: Tools = Tools()
@@ -637,13 +653,45 @@ class GlobalConfig(Strict):
     @field_validator("catalogue")
     @classmethod
     def _catalogue(cls, v: str) -> str:
-        if not v.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported for now")
-        return v
+        return check_catalogue_url(v)
 
     @property
-    def catalogue_path(self) -> Path:
-        return Path(self.catalogue.removeprefix("sqlite:///"))
+    def store_kind(self) -> StoreKind:
+        return store_kind(self.catalogue)
+
+    @property
+    def catalogue_db(self) -> Path:
+        """The SQLite catalogue Datasette serves to curators: the store itself with SQLite,
+        `publish.catalogue_db` (exported by publish) with PostgreSQL."""
+        if self.store_kind is StoreKind.SQLITE:
+            return Path(self.catalogue.removeprefix("sqlite:///"))
+        return Path(self.publish.catalogue_db)
+
+
+def store_kind(url: str) -> StoreKind:
+    """The kind of catalogue a URL (or a bare path: SQLite) names."""
+    if str(url).startswith(("postgresql://", "postgres://")):
+        return StoreKind.POSTGRESQL
+    return StoreKind.SQLITE
+
+
+def check_catalogue_url(url: str) -> str:
+    """`url` if it names a catalogue store, else ValueError saying what is accepted."""
+    from urllib.parse import urlsplit
+
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return url
+    if store_kind(url) is StoreKind.POSTGRESQL:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            raise ValueError(
+                "no password in the catalogue URL (config files get copied and shown): put it"
+                " in ~/.pgpass, PGPASSFILE or PGPASSWORD"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError("name the database: postgresql://[USER@]HOST[:PORT]/DB")
+        return url
+    raise ValueError("must be sqlite:///PATH or postgresql://[USER@]HOST[:PORT]/DB")
 
 
 class StudyConfig(Strict):

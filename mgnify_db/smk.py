@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from .config import (
     ConfigError,
     GlobalConfig,
+    StoreKind,
     StudyConfig,
     check_references,
     deep_merge,
@@ -270,7 +271,13 @@ def runtime_min(cfg: GlobalConfig, rule: str, study: str, run: str | None, attem
     return resource(cfg, rule, "runtime")
 
 
-# -- catalogue loads (local rules, in the head process) ----------------------------------------
+# -- catalogue loads (local rules on the head node) ---------------------------------------------
+def catalogue_slots(cfg: GlobalConfig) -> int:
+    """The `catalogue` resource a load takes: 1 of the profiles' 1 with SQLite (one writer at a
+    time), none with PostgreSQL (loads run side by side; the store queues them per study)."""
+    return 0 if cfg.store_kind is StoreKind.POSTGRESQL else 1
+
+
 def load_study(cfg: GlobalConfig, plan: StudyPlan, marker: Path | None) -> dict:
     from .catalogue import load_study as load
     from .catalogue.load import open_catalogue
@@ -324,7 +331,7 @@ def load_pending(cfg: GlobalConfig, studies: Mapping[str, str]) -> None:
 
     for acc in studies:
         try:
-            with open_store(cfg.catalogue_path) as store:
+            with open_store(cfg.catalogue) as store:
                 load(store, Path(cfg.results_dir), cfg, study=acc)
         except Exception as e:  # noqa: BLE001
             print(f"catalogue: could not record {acc}: {e}", file=sys.stderr)
@@ -336,7 +343,7 @@ def failure_lines(cfg: GlobalConfig) -> list[str]:
 
     lines = []
     try:
-        with open_store(cfg.catalogue_path, create=False) as store:
+        with open_store(cfg.catalogue, create=False) as store:
             for table in ("runs", "assemblies", "analyses"):
                 run = "accession" if table == "runs" else "run"
                 for r in store.query(
@@ -363,12 +370,31 @@ def results_dir_problem(cfg: GlobalConfig) -> str | None:
     return None
 
 
+def catalogue_problem(cfg: GlobalConfig) -> str | None:
+    """Why a PostgreSQL catalogue cannot be used (unreachable, refused, another schema), or None
+    (a SQLite catalogue is a file the loads make)."""
+    from .catalogue import CatalogueError, open_store
+    from .catalogue.store import SchemaMismatch
+
+    if cfg.store_kind is not StoreKind.POSTGRESQL:
+        return None
+    try:
+        with open_store(cfg.catalogue):
+            return None
+    except SchemaMismatch:
+        return None  # the first load rebuilds it from the result files
+    except CatalogueError as e:
+        return f"catalogue: {e}"
+
+
 def preflight(
     cfg: GlobalConfig, plans: Mapping[str, StudyPlan], *, check_tools: bool = True
 ) -> list[str]:
     """Problems that would make jobs fail, found before the first one starts: an unwritable
     results dir, tools missing from PATH, an unreachable ENA download host."""
     problems = [p] if (p := results_dir_problem(cfg)) else []
+    if p := catalogue_problem(cfg):
+        problems.append(p)
     results = Path(cfg.results_dir)
     pending = [
         (acc, run)
@@ -424,11 +450,12 @@ def uses_conda(workflow) -> bool:
 # -- publish (local rule, after every load) ----------------------------------------------------
 def publish(cfg: GlobalConfig, marker: Path | None = None, log: Path | None = None) -> dict:
     """Write public.db (`cfg.publish.public_db`) from the catalogue: its public, unsuppressed
-    records only, swapped in atomically (a running `mgnify-db serve` follows it). The rows of
+    records only, swapped in atomically (a running `mgnify-db serve` follows it). A PostgreSQL
+    catalogue is first exported to catalogue.db (`cfg.catalogue_db`) for curators. The rows of
     each table go to `marker` (the rule's output) and `log`."""
-    from .catalogue.publish import publish as publish_db
+    from .catalogue.publish import publish_store
 
-    counts = publish_db(cfg.catalogue_path, Path(cfg.publish.public_db))
+    counts = publish_store(cfg.catalogue, cfg.catalogue_db, Path(cfg.publish.public_db))
     text = json.dumps({"public_db": cfg.publish.public_db, "rows": counts})
     for path in filter(None, (log, marker)):
         write_text_atomic(path, text)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import GlobalConfig, StudyConfig
+from ..config import GlobalConfig, StoreKind, StudyConfig, store_kind
 from ..ids import Ledger
 from ..io import read_json
 from ..jobs import MemoryPolicy
@@ -113,51 +114,88 @@ def load_coassembly(
     return counts(store.replace_run(mgys, name, make_rows, coassembly=True))
 
 
-def rebuild(db_path: Path, results: Path, cfg: GlobalConfig, *, allow_empty: bool = False) -> dict:
-    """Recreate the catalogue from the result files alone, then swap it in atomically.
+def rebuild(
+    catalogue: str | Path, results: Path, cfg: GlobalConfig, *, allow_empty: bool = False
+) -> dict:
+    """Recreate the catalogue (a SQLite path or URL, or a PostgreSQL URL) from the result files
+    alone, then swap it in atomically: a SQLite file by rename; a PostgreSQL catalogue built in
+    a SQLite file first, then moved in with one transaction.
 
     Refuses (CatalogueError) when `results` holds no study, unless `allow_empty`: a mistyped
     path must never replace a catalogue with an empty one.
     """
-    results, db_path = Path(results), Path(db_path)
+    results = Path(results)
     studies = studies_in(results)
     if not studies and not allow_empty:
         raise CatalogueError(
             f"{results}: no study results found (results/studies/<ACC>/ena.json); "
             "refusing to replace the catalogue with an empty one (--allow-empty to force)"
         )
+    if store_kind(str(catalogue)) is StoreKind.POSTGRESQL:
+        from .pg_store import PostgresStore
+
+        with tempfile.TemporaryDirectory(prefix="mgnify-rebuild-") as tmp:
+            built = Path(tmp) / "catalogue.db"
+            totals = _build(built, results, cfg, studies)
+            with open_store(built, create=False) as source:
+                target = PostgresStore(str(catalogue), schema=False)
+                try:
+                    target.rebuild_from(source)
+                finally:
+                    target.close()
+        return totals
+    db_path = Path(str(catalogue).removeprefix("sqlite:///"))
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.rebuild")
-    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        p.unlink(missing_ok=True)
-    totals: dict[str, int] = {}
-    with open_store(tmp) as store:
-        for study in studies:
-            for t, n in load_study(store, results, cfg, study=study).items():
-                totals[t] = totals.get(t, 0) + n
-        store.checkpoint()
-        store.db.execute("PRAGMA journal_mode = DELETE")
+    totals = _build(tmp, results, cfg, studies)
     tmp.replace(db_path)
     for suffix in ("-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     return totals
 
 
+def _build(path: Path, results: Path, cfg: GlobalConfig, studies: list[str]) -> dict[str, int]:
+    """A new SQLite catalogue at `path` of `studies`' result files; the rows per table."""
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        p.unlink(missing_ok=True)
+    totals: dict[str, int] = {}
+    with open_store(path) as store:
+        for study in studies:
+            for t, n in load_study(store, results, cfg, study=study).items():
+                totals[t] = totals.get(t, 0) + n
+        store.checkpoint()
+        store.db.execute("PRAGMA journal_mode = DELETE")
+    return totals
+
+
 @contextmanager
-def open_catalogue(cfg: GlobalConfig) -> Iterator[SqliteStore]:
+def open_catalogue(cfg: GlobalConfig) -> Iterator[SqlStore]:
     """The workflow's catalogue; one made by an older schema is first rebuilt from the files
     (results are the source of truth, so nothing is lost)."""
-    try:
-        store = SqliteStore(cfg.catalogue_path)
-    except SchemaMismatch as e:
-        lock = cfg.catalogue_path.with_name(f".{cfg.catalogue_path.name}.rebuild.lock")
-        with open(lock, "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # one rebuild; a second loader waits, then opens it
-            try:
-                store = SqliteStore(cfg.catalogue_path)
-            except SchemaMismatch:
-                log.warning("catalogue: %s; rebuilding it now", e)
-                rebuild(cfg.catalogue_path, Path(cfg.results_dir), cfg, allow_empty=True)
-                store = SqliteStore(cfg.catalogue_path)
+    if cfg.store_kind is StoreKind.POSTGRESQL:
+        from .pg_store import PostgresStore
+
+        try:
+            store: SqlStore = PostgresStore(cfg.catalogue)
+        except SchemaMismatch as e:
+            # the rebuild takes the catalogue's exclusive lock: a second loader waits, then
+            # rebuilds again (the same rows) or finds the new schema
+            log.warning("catalogue: %s; rebuilding it now", e)
+            rebuild(cfg.catalogue, Path(cfg.results_dir), cfg, allow_empty=True)
+            store = PostgresStore(cfg.catalogue)
+    else:
+        path = cfg.catalogue_db
+        try:
+            store = SqliteStore(path)
+        except SchemaMismatch as e:
+            lock = path.with_name(f".{path.name}.rebuild.lock")
+            with open(lock, "w") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # one rebuild; a second loader waits, then opens
+                try:
+                    store = SqliteStore(path)
+                except SchemaMismatch:
+                    log.warning("catalogue: %s; rebuilding it now", e)
+                    rebuild(path, Path(cfg.results_dir), cfg, allow_empty=True)
+                    store = SqliteStore(path)
     try:
         yield store
     finally:

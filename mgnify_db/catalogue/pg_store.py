@@ -1,16 +1,16 @@
 """The catalogue on PostgreSQL (psycopg 3): the loads of `SqlStore`, in the SQL both dialects
 read, with PostgreSQL's DDL from the one description (dialect.py) and COPY for annotations.
 
-Writes are one transaction each, under one advisory lock: loads queue as SQLite's do (a first
-version; loads of different studies in parallel come with the two-phase write of the plan).
-A load killed mid-transaction leaves the previous state: the server rolls back when its
-connection goes.
+Writes are one transaction each. Loads of different studies run at once: a load writes its
+study's own rows under the study's advisory lock, then the rows studies share under a short
+global one (see `_write`). A load killed mid-transaction leaves the previous state: the server
+rolls back when its connection goes.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
@@ -20,10 +20,16 @@ from psycopg.types.numeric import IntDumper
 from .biomes import biome_tree
 from .dialect import Dialect, create_indexes, create_table, placeholders, q
 from .schema import ORDER, SCHEMA_VERSION, TABLES
-from .store import META_UPSERT, CatalogueError, SchemaMismatch, SqlStore
+from .store import META_UPSERT, CatalogueError, SchemaMismatch, SqlStore, one_line
 
-# pg_advisory_xact_lock keys (any bigint, fixed): schema creation; one write at a time
-SCHEMA_LOCK, WRITE_LOCK = 0x6D676E6966790001, 0x6D676E6966790002
+# Advisory locks (transaction-level: released at COMMIT or when a killed client's connection
+# goes). A write holds ALL shared (a whole-catalogue write, or schema creation, holds it
+# exclusive), then its study's lock (class STUDY, the study's hash: writes of one study queue,
+# other studies' run alongside), then SHARED_ROWS for its short part on rows studies share.
+# The order never varies, so writers cannot deadlock on them.
+ALL = 0x6D676E6966790001
+COPY_TYPES = {int: "int8", str: "text", float: "float8"}
+STUDY, SHARED_ROWS = 0x6D676E69, 0x6D676E6A
 
 
 def redacted(url: str) -> str:
@@ -40,56 +46,85 @@ def redacted(url: str) -> str:
 class PostgresStore(SqlStore):
     """A catalogue in a PostgreSQL database (its `public` schema), created if empty."""
 
-    def __init__(self, url: str, *, create: bool = True):
+    def __init__(self, url: str, *, create: bool = True, schema: bool = True):
         import psycopg
 
         self.url = url
+        self.name = redacted(url)
         try:
             # statements outside a write commit at once; a write is one `transaction()`
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as e:
-            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise CatalogueError(f"{redacted(url)}: cannot connect ({message})") from None
+            raise CatalogueError(f"{self.name}: cannot connect ({one_line(e)})") from None
         # SQLite keeps booleans as 0/1 in INTEGER columns; so does this store (BIGINT)
         self.conn.adapters.register_dumper(bool, _BoolAsInt)
         try:
-            self.ensure_schema(create=create)
+            if schema:
+                self.ensure_schema(create=create)
         except BaseException:
             self.conn.close()
             raise
 
     # -- schema ---------------------------------------------------------------------------
-    def _has_catalogue(self) -> bool:
-        return self.conn.execute("SELECT to_regclass('studies') IS NOT NULL").fetchone()[0]
+    def _version(self) -> str | None:
+        """The catalogue's schema version; None when the database holds no catalogue."""
+        if not self.conn.execute("SELECT to_regclass('_meta') IS NOT NULL").fetchone()[0]:
+            return None
+        row = self.conn.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
+        return str(row[0]) if row else None
 
     def ensure_schema(self, *, create: bool = True) -> None:
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
-            if self._has_catalogue():
-                version = self.conn.execute(
-                    "SELECT value FROM _meta WHERE key = 'schema_version'"
-                ).fetchone()
-                if version is None or str(version[0]) != str(SCHEMA_VERSION):
-                    found = version[0] if version else None
-                    raise SchemaMismatch(
-                        f"{redacted(self.url)}: catalogue schema v{found}, this version of"
-                        f" mgnify-db needs v{SCHEMA_VERSION}: run `mgnify-db catalogue rebuild`"
-                    )
-                for t in TABLES.values():
-                    for sql in create_indexes(t):
-                        self.conn.execute(sql)
-                return
+        version = self._version()
+        if version is None:
             if not create:
-                raise CatalogueError(f"{redacted(self.url)}: no catalogue here")
-            for name in ORDER:
-                self.conn.execute(create_table(TABLES[name], Dialect.POSTGRESQL))
-                for sql in create_indexes(TABLES[name]):
-                    self.conn.execute(sql)
-            self.conn.execute(
-                'CREATE TABLE IF NOT EXISTS _meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT)'
+                raise CatalogueError(f"{self.name}: no catalogue here")
+            with self.conn.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
+                if self._version() is None:  # not made meanwhile by another opener
+                    self._create_schema()
+            version = self._version()
+        if version != str(SCHEMA_VERSION):
+            raise SchemaMismatch(
+                f"{self.name}: catalogue schema v{version}, this version of mgnify-db needs"
+                f" v{SCHEMA_VERSION}: run `mgnify-db catalogue rebuild` (the catalogue is"
+                " rebuilt from the result files)"
             )
-            self._execute(META_UPSERT, ["schema_version", SCHEMA_VERSION])
-            self._upsert("biomes", biome_tree())
+        wanted = {sql.split('"')[1]: sql for t in TABLES.values() for sql in create_indexes(t)}
+        have = {r[0] for r in self.conn.execute("SELECT indexname FROM pg_indexes")}
+        if missing := [sql for name, sql in wanted.items() if name not in have]:
+            # indexes added since the catalogue was made (no schema change: same version).
+            # Checked first: the exclusive lock would wait for every running load.
+            with self.conn.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
+                for sql in missing:
+                    self.conn.execute(sql)
+
+    def _create_schema(self) -> None:
+        for name in ORDER:
+            self.conn.execute(create_table(TABLES[name], Dialect.POSTGRESQL))
+            for sql in create_indexes(TABLES[name]):
+                self.conn.execute(sql)
+        self.conn.execute('CREATE TABLE _meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT)')
+        self._execute(META_UPSERT, ["schema_version", SCHEMA_VERSION])
+        self._upsert("biomes", biome_tree())
+
+    def rebuild_from(self, source: SqlStore) -> dict[str, int]:
+        """This database's catalogue becomes a copy of `source`, in this version's schema
+        whatever the one it had: dropped, made again and filled in one transaction (readers
+        see the old catalogue until COMMIT; a failure leaves it as it was)."""
+        counts = {}
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
+            for name in ["_meta", *reversed(ORDER)]:
+                self.conn.execute(f"DROP TABLE IF EXISTS {q(name)} CASCADE")
+            self._create_schema()
+            self._execute("DELETE FROM biomes")
+            with source.snapshot() as rows:
+                for table in ORDER:
+                    counts[table] = self._insert_tuples(table, rows(table))
+                generation = source.generation() or uuid.uuid4().hex
+            self._execute(META_UPSERT, ["generation", generation])
+        return counts
 
     # -- statements -----------------------------------------------------------------------
     def _execute(self, sql: str, params: Iterable | dict = ()) -> Any:
@@ -110,14 +145,37 @@ class PostgresStore(SqlStore):
             for row in rows:
                 cp.write_row(get(row))
 
+    def _insert_tuples(self, table: str, rows: Iterable) -> int:
+        names = ", ".join(map(q, TABLES[table].columns))
+        n = 0
+        with self.conn.cursor() as cur, cur.copy(f"COPY {q(table)} ({names}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+                n += 1
+        return n
+
     @contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write transaction; rows are derived inside it, after the lock, so an older
-        derivation never overwrites a newer one."""
+    def _write(self, study: str | None, *, generation: str | None = None) -> Iterator[None]:
+        """One write transaction. Rows are derived inside it, after the study's lock, so an
+        older derivation never overwrites a newer one."""
         with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            if study is None:
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
+            else:
+                self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ALL])
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [STUDY, study])
             yield
-            self._execute(META_UPSERT, ["generation", uuid.uuid4().hex])
+            with self._shared():
+                # one row every writer updates: under the shared lock, as the last statement
+                self._execute(META_UPSERT, ["generation", generation or uuid.uuid4().hex])
+
+    @contextmanager
+    def _shared(self) -> Iterator[None]:
+        # held to COMMIT (a transaction-level lock): the derived rows (samples' flags, prunes)
+        # then always see every committed study's links, and the deferred foreign keys are
+        # checked while no other writer changes shared rows
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", [SHARED_ROWS])
+        yield
 
     # -- reads ----------------------------------------------------------------------------
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
@@ -126,6 +184,21 @@ class PostgresStore(SqlStore):
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(placeholders(sql), _params(params))
             return iter(cur.fetchall())
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
+        def rows(table: str) -> Iterator[tuple]:
+            t = TABLES[table]
+            cols, pk = ", ".join(map(q, t.columns)), ", ".join(map(q, t.pk_columns))
+            sql = f"COPY (SELECT {cols} FROM {q(table)} ORDER BY {pk}) TO STDOUT (FORMAT BINARY)"
+            with self.conn.cursor() as cur, cur.copy(sql) as cp:
+                cp.set_types([COPY_TYPES[kind] for kind in t.columns.values()])
+                yield from cp.rows()
+
+        with self.conn.transaction():
+            # every table as of one moment, whatever loads commit meanwhile
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield rows
 
     def checkpoint(self) -> None:
         """Nothing to do: the server checkpoints itself."""

@@ -207,6 +207,36 @@ def _cascade(conn: sqlite3.Connection, tables: list[str], changed: set[str]) -> 
         dirty = now
 
 
+def publish_store(catalogue: str, catalogue_db: Path, public_db: Path) -> dict[str, int]:
+    """`publish` from the catalogue at `catalogue` (a SQLite file, served as it is, or a
+    PostgreSQL URL: first exported, when changed, to the SQLite file `catalogue_db` that
+    Datasette serves to curators). One privacy code path for both stores: the strip above."""
+    from ..config import StoreKind, store_kind
+
+    if store_kind(catalogue) is StoreKind.POSTGRESQL:
+        export_store(catalogue, catalogue_db)
+    return publish(catalogue_db, public_db)
+
+
+def export_store(catalogue: str, catalogue_db: Path) -> bool:
+    """Export the PostgreSQL catalogue at `catalogue` to `catalogue_db` unless that file holds
+    its current generation already; whether it did."""
+    from .move import export
+    from .store import CatalogueError, driver_errors, one_line, open_store
+
+    try:
+        with open_store(catalogue, create=False) as store:
+            current = store.generation()
+            if current is not None and generation(catalogue_db) == current:
+                return False
+            export(store, catalogue_db)
+            return True
+    except CatalogueError as e:
+        raise PublishError(str(e)) from None
+    except driver_errors() as e:
+        raise PublishError(f"{catalogue_db}: not exported: {one_line(e)}") from None
+
+
 def generation(db: Path) -> str | None:
     """The catalogue generation a file holds (`_meta`: a new one with every load's commit; in
     public.db, the one it was published from)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,18 @@ class SchemaMismatch(CatalogueError):
     """The catalogue file was made by another schema version (rebuild it from the files)."""
 
 
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """What the stores' database drivers raise (sqlite3's; psycopg's)."""
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error)
+
+
 class Store(Protocol):
     def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows: ...
     def replace_run(
@@ -61,7 +73,28 @@ class SqlStore(ABC):
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]: ...
 
     @abstractmethod
-    def _write(self) -> AbstractContextManager[None]: ...
+    def _write(
+        self, study: str | None, *, generation: str | None = None
+    ) -> AbstractContextManager[None]:
+        """One write transaction: of `study`'s rows, or (None) of the whole catalogue. It ends
+        by noting a new generation (`generation`, if given) in `_meta`."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Callable[[str], Iterator[tuple]]]:
+        """A consistent read of every table, even while others write: yields `rows(table)`,
+        the table's rows as tuples in column order, sorted by primary key (one table read at
+        a time)."""
+
+    def generation(self) -> str | None:
+        """The catalogue's generation: a new one with every write (publish compares them)."""
+        rows = list(self.query("SELECT value FROM _meta WHERE key = 'generation'"))
+        return rows[0]["value"] if rows else None
+
+    def _shared(self) -> AbstractContextManager[None]:
+        """The part of a write that touches rows studies share (samples, biomes, publications,
+        super studies) and derives them from every study's links: serialised between writers
+        (a no-op where the whole write already is, as on SQLite)."""
+        return nullcontext()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -141,31 +174,36 @@ class SqlStore(ABC):
                 self._upsert(table, rows[table])
 
     def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
-        """The study's rows become exactly `make_rows()` (called under the write lock)."""
-        with self._write():
+        """The study's rows become exactly `make_rows()` (called under the study's write lock:
+        an older derivation never overwrites a newer one)."""
+        with self._write(study):
             rows = make_rows()
-            shared = [t for t in ORDER if not TABLES[t].per_study]
-            self._write_rows(rows, [*shared, "studies"])
-            # Shared rows (biomes, publications, super studies, samples) are upserted, never
-            # deleted: a sample may be shared with another study; ENA's withdrawn ones stay.
+            # the study's own rows first (writers of other studies may run alongside)...
             owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
             kept = self._kept_annotations(rows, "study = :study", {"study": study})
             self._delete_owned("study = :study", {"study": study}, owned)
-            self._write_rows(rows, owned, kept)
+            self._write_rows(rows, ["studies", *owned], kept)
             self._refresh_study(study)
-            self._refresh_samples("select sample from study_samples where study = :s", {"s": study})
-            self._prune_shared()
-            self._prune_biomes()
+            # ...then the shared rows, one writer at a time: upserted, never deleted here (a
+            # sample may be shared with another study; ENA's withdrawn ones stay)
+            with self._shared():
+                self._write_rows(rows, [t for t in ORDER if not TABLES[t].per_study])
+                self._refresh_samples(
+                    "select sample from study_samples where study = :s", {"s": study}
+                )
+                self._prune_shared()
+                self._prune_biomes()
         return rows
 
     def replace_run(
         self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
     ) -> Rows:
         """One run's rows (the run, its assemblies, analyses, annotations, downloads, events)
-        become exactly `make_rows()` (called under the write lock). With `coassembly`, `run`
-        is a co-assembly's name: its assemblies, analyses and events are replaced instead."""
+        become exactly `make_rows()` (called under the study's write lock). With `coassembly`,
+        `run` is a co-assembly's name: its assemblies, analyses and events are replaced
+        instead."""
         unit = f"{'coassembly' if coassembly else 'run'} = :run AND study = :study"
-        with self._write():
+        with self._write(study):
             rows = make_rows()
             params = {"run": run, "study": study}
             kept = self._kept_annotations(rows, unit, params)
@@ -182,17 +220,50 @@ class SqlStore(ABC):
                 params,
             )
             self._delete_owned(unit, params, ["annotations", "events", "analyses", "assemblies"])
-            self._write_rows(rows, [t for t in ORDER if t not in ("biomes", "studies")], kept)
+            owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
+            self._write_rows(rows, owned, kept)
             self._refresh_study(study)
-            self._refresh_samples(
-                "select sample from runs where study = :study and accession in"
-                " (select run from assembly_runs where study = :study and assembly in"
-                f" (select accession from assemblies where {unit}))"
-                if coassembly
-                else "select sample from runs where accession = :run and study = :study",
-                params,
-            )
+            with self._shared():
+                shared = [t for t in ORDER if not TABLES[t].per_study and t != "biomes"]
+                self._write_rows(rows, shared)
+                self._refresh_samples(
+                    "select sample from runs where study = :study and accession in"
+                    " (select run from assembly_runs where study = :study and assembly in"
+                    f" (select accession from assemblies where {unit}))"
+                    if coassembly
+                    else "select sample from runs where accession = :run and study = :study",
+                    params,
+                )
         return rows
+
+    def replace_all(
+        self, tables: Mapping[str, Iterable[Sequence]], *, generation: str | None = None
+    ) -> dict[str, int]:
+        """The whole catalogue becomes `tables` (table -> rows as tuples in the description's
+        column order, biomes included): one transaction that excludes every other writer, whose
+        generation is `generation` if given (a copy of another store's). For moving a catalogue
+        between stores; returns the rows written per table."""
+        counts = {}
+        with self._write(None, generation=generation):
+            for table in reversed(ORDER):
+                self._execute(f"DELETE FROM {q(table)}")
+            for table in ORDER:
+                counts[table] = self._insert_tuples(table, tables.get(table, ()))
+        return counts
+
+    def _insert_tuples(self, table: str, rows: Iterable[Sequence]) -> int:
+        cols = list(TABLES[table].columns)
+        names = ", ".join(map(q, cols))
+        sql = f"INSERT INTO {q(table)} ({names}) VALUES ({', '.join('?' * len(cols))})"
+        counted = [0]
+
+        def each():
+            for row in rows:
+                counted[0] += 1
+                yield row
+
+        self._executemany(sql, each())
+        return counted[0]
 
     def _refresh_study(self, study: str) -> None:
         """A study's counts, `updated_at` and features, from its rows."""
@@ -295,6 +366,7 @@ class SqliteStore(SqlStore):
             raise CatalogueError(f"{path}: is a directory, not a catalogue file")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.name = str(path)
         try:
             self.db = sqlite_utils.Database(path)
             self.db.execute("PRAGMA busy_timeout = 30000")  # a second loader waits its turn
@@ -335,7 +407,7 @@ class SqliteStore(SqlStore):
             self._upsert("biomes", biome_tree())
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write(self, study: str | None = None, *, generation: str | None = None) -> Iterator[None]:
         """One write transaction, holding SQLite's write lock from its start (BEGIN IMMEDIATE):
         rows derived inside it cannot be overtaken by another loader's newer ones."""
         conn = self.db.conn
@@ -347,7 +419,7 @@ class SqliteStore(SqlStore):
             yield
             # a new generation with every change: publish notes the one it copied, so whether
             # public.db is current never depends on file times (a reader's close rewrites them)
-            conn.execute(META_UPSERT, ["generation", uuid.uuid4().hex])
+            conn.execute(META_UPSERT, ["generation", generation or uuid.uuid4().hex])
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -362,6 +434,21 @@ class SqliteStore(SqlStore):
     # -- reads ----------------------------------------------------------------------------
     def query(self, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
         return (dict(r) for r in self.db.query(sql, params))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
+        conn = self.db.conn
+
+        def rows(table: str) -> Iterator[tuple]:
+            t = TABLES[table]
+            cols, pk = ", ".join(map(q, t.columns)), ", ".join(map(q, t.pk_columns))
+            yield from conn.execute(f"SELECT {cols} FROM {q(table)} ORDER BY {pk}")
+
+        conn.execute("BEGIN")  # a read transaction: one state of the file (WAL)
+        try:
+            yield rows
+        finally:
+            conn.execute("COMMIT")
 
     def checkpoint(self) -> None:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -26,7 +26,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_shipped_configs_are_valid():
     cfg = load_global(REPO / "config" / "config.yaml")
     assert cfg.ena.portal_url == "https://www.ebi.ac.uk/ena/portal/api"  # production default
-    assert cfg.catalogue_path == Path("results/catalogue.db")
+    assert cfg.catalogue_db == Path("results/catalogue.db")
     demo = load_studies(REPO / "demo" / "studies")
     assert list(demo) == ["PRJEB00001", "PRJEB00002", "PRJEB00003", "PRJEB00004", "PRJEB77777"]
     check_references(load_global(REPO / "demo" / "config.yaml"), demo)

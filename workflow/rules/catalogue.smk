@@ -1,6 +1,7 @@
-# Catalogue loads: local, in the head process (no interpreter start per load), serialised by
-# the `catalogue` resource (profiles set it to 1). A study's load replaces all its rows; a run's
-# load replaces that run's rows.
+# Catalogue loads: local jobs on the head node. With SQLite they are serialised by the
+# `catalogue` resource (profiles set it to 1: one writer at a time); with PostgreSQL they take
+# none and run side by side, queued per study by the store's own locks. A study's load replaces
+# all its rows; a run's load replaces that run's rows.
 
 
 rule catalogue_load_study:
@@ -15,7 +16,7 @@ rule catalogue_load_study:
         LOG("catalogue_load_study", run=False),
     localrule: True
     resources:
-        catalogue=1,
+        catalogue=smk.catalogue_slots(CFG),
     run:
         smk.load_study(CFG, PLANS[wildcards.study], Path(output[0]))
 
@@ -29,7 +30,7 @@ rule catalogue_load_run:
         LOG("catalogue_load_run"),
     localrule: True
     resources:
-        catalogue=1,
+        catalogue=smk.catalogue_slots(CFG),
     run:
         smk.load_run(CFG, PLANS[wildcards.study], wildcards.run, Path(output[0]))
 
