@@ -9,6 +9,8 @@ rolls back when its connection goes.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,8 +21,10 @@ from psycopg.types.numeric import IntDumper
 
 from .biomes import biome_tree
 from .dialect import Dialect, create_indexes, create_table, placeholders, q
-from .schema import ORDER, SCHEMA_VERSION, TABLES
+from .schema import ORDER, SCHEMA_VERSION, TABLES, Rows
 from .store import META_UPSERT, CatalogueError, SchemaMismatch, SqlStore, one_line
+
+log = logging.getLogger(__name__)
 
 # Advisory locks (transaction-level: released at COMMIT or when a killed client's connection
 # goes). A write holds ALL shared (a whole-catalogue write, or schema creation, holds it
@@ -125,6 +129,34 @@ class PostgresStore(SqlStore):
                 generation = source.generation() or uuid.uuid4().hex
             self._execute(META_UPSERT, ["generation", generation])
         return counts
+
+    # -- writes -----------------------------------------------------------------------------
+    def replace_study(self, study: str, make_rows: Callable[[], Rows]) -> Rows:
+        return self._retried(lambda: super(PostgresStore, self).replace_study(study, make_rows))
+
+    def replace_run(
+        self, study: str, run: str, make_rows: Callable[[], Rows], *, coassembly: bool = False
+    ) -> Rows:
+        return self._retried(
+            lambda: super(PostgresStore, self).replace_run(
+                study, run, make_rows, coassembly=coassembly
+            )
+        )
+
+    def _retried(self, write: Callable[[], Rows], attempts: int = 4) -> Rows:
+        """`write` again (its rows derived again) when the server chose it as a deadlock's or a
+        serialisation failure's victim: it was rolled back whole."""
+        import psycopg.errors as pe
+
+        for attempt in range(1, attempts + 1):
+            try:
+                return write()
+            except (pe.DeadlockDetected, pe.SerializationFailure) as e:
+                if attempt == attempts:
+                    raise CatalogueError(f"{self.name}: {one_line(e)}") from None
+                log.info("catalogue: %s; writing again", one_line(e))
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     # -- statements -----------------------------------------------------------------------
     def _execute(self, sql: str, params: Iterable | dict = ()) -> Any:

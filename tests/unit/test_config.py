@@ -321,3 +321,24 @@ def test_publications_and_super_studies_must_be_described(tmp_path):
             write(tmp_path, "PRJEB1.yaml", f"accession: PRJEB1\nbiome: root\n{text}\n")
         )
         assert expected in one_error(check_references, cfg, {"PRJEB1": study})
+
+
+def test_the_catalogue_is_a_sqlite_file_or_a_postgresql_database():
+    """A PostgreSQL URL names the store; the file curators are served is then publish's export.
+    A password in the URL, or no database, is refused in one line."""
+    from mgnify_db.config import ConfigError, GlobalConfig, StoreKind, parse_global
+
+    cfg = GlobalConfig(catalogue="postgresql://mgnify@db.example.org:5432/mgnify")
+    assert cfg.store_kind is StoreKind.POSTGRESQL
+    assert cfg.catalogue_db == Path("results/catalogue.db")
+    cfg = GlobalConfig(catalogue="sqlite:///x/c.db")
+    assert (cfg.store_kind, cfg.catalogue_db) == (StoreKind.SQLITE, Path("x/c.db"))
+    for url, message in (
+        ("postgresql://u:secret@h/db", "no password in the catalogue URL"),
+        ("postgresql://h", "name the database"),
+        ("mysql://h/db", "must be sqlite:///PATH or postgresql://"),
+    ):
+        with pytest.raises(ConfigError) as e:
+            parse_global({"catalogue": url}, "config.yaml")
+        assert str(e.value).startswith("config.yaml: catalogue: ")
+        assert message in str(e.value) and "secret" not in str(e.value)

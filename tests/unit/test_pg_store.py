@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import finish_run, make_study
+from support import finish_run, make_study, set_study_config
 
 from mgnify_db.catalogue import dump, open_store
 from mgnify_db.catalogue import load_run as _load_run
@@ -203,3 +203,261 @@ def test_a_load_killed_mid_transaction_leaves_the_previous_state(tmp_path, pg_ur
                 time.sleep(0.1)
         _load_study(pg, results, CFG, study="PRJEB1")
         assert [a["term"] for a in dump(pg)["annotations"]] == ["NEW"]
+
+
+def _shared_studies(results: Path) -> list[str]:
+    """Eight studies whose samples overlap (PRJEB1 and PRJEB11 list SAMEA11...), some private:
+    the samples' flags derive from every study that lists them."""
+    from mgnify_db.io import read_json, write_json
+
+    studies = ["PRJEB1", "PRJEB11", "PRJEB21", "PRJEB2", "PRJEB12", "PRJEB3", "PRJEB13", "PRJEB4"]
+    for i, acc in enumerate(studies):
+        paths, _ = make_study(results, acc, 2)
+        ena = read_json(paths.path("ena"))
+        for r in ena["runs"]:  # a run is one study's (ENA): ERR1000001 -> ERR11000001
+            r["run_accession"] = f"ERR{acc[5:]}{r['run_accession'][4:]}"
+        write_json(paths.path("ena"), ena)
+        finish_run(paths, ena["runs"][0]["run_accession"])
+        if i % 3 == 1:
+            set_study_config(paths, is_private=True, webin_owner=f"Webin-{100 + i}")
+    return studies
+
+
+def test_concurrent_loads_of_studies_sharing_samples_derive_their_flags(tmp_path, pg_url):
+    """Eight studies sharing samples, some private, loaded at once (three rounds, with a
+    second load of one study and run loads alongside): each sample's visibility, biome and
+    owner are those a sequential load gives, whatever order the commits came in."""
+    import multiprocessing
+
+    results = tmp_path / "results"
+    studies = _shared_studies(results)
+    with open_store(pg_url):
+        pass
+    fork = multiprocessing.get_context("fork")
+    for _ in range(3):
+        procs = [fork.Process(target=_load, args=(pg_url, results, s)) for s in studies]
+        procs.append(fork.Process(target=_load, args=(pg_url, results, studies[0])))
+        procs.append(fork.Process(target=_load_runs, args=(pg_url, results, studies[1])))
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(180)
+        assert [p.exitcode for p in procs] == [0] * len(procs)
+    with open_store(tmp_path / "c.db") as lite, open_store(pg_url) as pg:
+        for acc in studies:
+            _load_study(lite, results, CFG, study=acc)
+        got, want = dump(pg), dump(lite)
+    flags = {s["accession"]: (s["is_private"], s["webin_owner"]) for s in got["samples"]}
+    assert flags["SAMEA11"] == (0, None)  # public through PRJEB1, though PRJEB11 is private
+    assert flags["SAMEA21"] == (0, None)  # PRJEB12 (private) and PRJEB2 list it
+    assert got == want
+
+
+def _load_runs(url: str, results: Path, study: str) -> None:
+    plan = recorded_plan(results, study)
+    with open_store(url) as store:
+        for run in plan.eligible:
+            _load_run(store, results, CFG, plan, run)
+
+
+def _two_studies(results: Path) -> None:
+    from mgnify_db.pipelines.annotations import AnnotationRow, write_annotation_table
+
+    for acc, private in (("PRJEB1", False), ("PRJEB2", True)):
+        paths, runs = make_study(results, acc, 2)
+        finish_run(paths, runs[0])
+        write_annotation_table(
+            paths.path("rrna_annotations", runs[0]),
+            [AnnotationRow(term=f"{acc}-{j}", count=j + 1) for j in range(5)],
+        )
+        if private:
+            set_study_config(paths, is_private=True, webin_owner="Webin-7")
+
+
+def _tables(path: Path) -> dict[str, list]:
+    """Every row of every table of a SQLite file (public.db has no `events`: no store opens
+    it), full-text indexes as what they find."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        names = [
+            name
+            for (name,) in conn.execute("select name from sqlite_master where type = 'table'")
+            # FTS5's segments say how it was filled, not what it finds; generations are the
+            # stores' own
+            if "_fts_" not in name and name != "_meta"
+        ]
+        return {n: conn.execute(f'select * from "{n}" order by 1, 2').fetchall() for n in names}
+    finally:
+        conn.close()
+
+
+def _sqlite_master(path: Path) -> list:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "select type, name, tbl_name, sql from sqlite_master order by type, name"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_publish_from_postgresql_writes_the_files_sqlite_would(tmp_path, pg_url):
+    """catalogue.db exported from PostgreSQL and public.db stripped from it equal, row for
+    row and in schema (tables, indexes, full-text search), what a SQLite catalogue publishes;
+    an unchanged catalogue is not exported again."""
+    import sqlite3
+
+    from mgnify_db.catalogue.publish import export_store, publish, publish_store
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    lite_db, out = tmp_path / "lite" / "catalogue.db", tmp_path / "pg"
+    with open_store(lite_db) as lite, open_store(pg_url) as pg:
+        for acc in ("PRJEB1", "PRJEB2"):
+            _load_study(lite, results, CFG, study=acc)
+            _load_study(pg, results, CFG, study=acc)
+        generation = pg.generation()
+    want = publish(lite_db, tmp_path / "lite" / "public.db")
+    got = publish_store(pg_url, out / "catalogue.db", out / "public.db")
+    assert got == want and got["studies"] == 1
+    with open_store(out / "catalogue.db", create=False) as a, open_store(lite_db) as b:
+        assert dump(a) == dump(b)
+    for name in ("catalogue.db", "public.db"):
+        assert _tables(out / name) == _tables(lite_db.with_name(name)), name
+        assert _sqlite_master(out / name) == _sqlite_master(lite_db.with_name(name)), name
+    with sqlite3.connect(out / "public.db") as conn:
+        hits = conn.execute("select rowid from studies_fts where studies_fts match 'ocean'")
+        assert len(hits.fetchall()) == 1
+    with open_store(out / "catalogue.db", create=False) as exported:
+        assert exported.generation() == generation
+    assert (out / "catalogue.db").stat().st_mode & 0o077 == 0  # private rows inside
+    assert export_store(pg_url, out / "catalogue.db") is False
+
+
+def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, pg_url):
+    """SQLite -> PostgreSQL -> a new SQLite file: every row (accessions, ids, generation)
+    equal; a target holding studies is refused in one line unless --replace."""
+    from click.testing import CliRunner
+
+    from mgnify_db.cli import cli
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    lite_db = tmp_path / "catalogue.db"
+    with open_store(lite_db) as lite:
+        for acc in ("PRJEB1", "PRJEB2"):
+            _load_study(lite, results, CFG, study=acc)
+        want, generation = dump(lite), lite.generation()
+    runner = CliRunner()
+    res = runner.invoke(cli, ["catalogue", "migrate", "--from", str(lite_db), "--to", pg_url])
+    assert res.exit_code == 0, res.output
+    assert '"annotations": 10' in res.output
+    res = runner.invoke(cli, ["catalogue", "migrate", "--from", str(lite_db), "--to", pg_url])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [
+        f"error: {pg_url}: already holds 2 studies (--replace to overwrite them)"
+    ]
+    back = tmp_path / "back" / "catalogue.db"
+    res = runner.invoke(
+        cli, ["catalogue", "migrate", "--from", pg_url, "--to", f"sqlite:///{back}"]
+    )
+    assert res.exit_code == 0, res.output
+    for url in (pg_url, back):
+        with open_store(url, create=False) as store:
+            assert dump(store) == want
+            assert store.generation() == generation
+
+
+def test_rebuild_and_a_schema_change_on_postgresql(tmp_path, pg_url):
+    """`catalogue rebuild` of a PostgreSQL catalogue gives the rows a SQLite rebuild does, in
+    one transaction; the workflow's open of a catalogue of another schema version rebuilds it
+    from the result files."""
+    import psycopg
+    from click.testing import CliRunner
+
+    from mgnify_db.catalogue.load import open_catalogue
+    from mgnify_db.catalogue.schema import SCHEMA_VERSION
+    from mgnify_db.cli import cli
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    args = ["catalogue", "rebuild", "--results", str(results)]
+    res = CliRunner().invoke(cli, [*args, "--catalogue", pg_url])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, [*args, "--catalogue", str(tmp_path / "c.db")])
+    assert res.exit_code == 0, res.output
+    with open_store(pg_url) as pg, open_store(tmp_path / "c.db") as lite:
+        want = dump(lite)
+        assert dump(pg) == want
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE _meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute('DROP TABLE "events"')  # an old schema: a table it did not have
+    cfg = GlobalConfig(results_dir=str(results), catalogue=pg_url)
+    with open_catalogue(cfg) as store:
+        assert dump(store) == want
+        version = next(store.query("SELECT value FROM _meta WHERE key = 'schema_version'"))
+        assert version["value"] == str(SCHEMA_VERSION)
+
+
+def test_the_cli_works_on_a_postgresql_catalogue(tmp_path, pg_url):
+    """load, status, dump and publish take the catalogue's URL (--catalogue, or the config's
+    `catalogue`); an unreachable server and a password in a URL are one line each."""
+    import yaml
+    from click.testing import CliRunner
+    from support import free_port
+
+    from mgnify_db.cli import cli
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["catalogue", "load", "PRJEB1", "--catalogue", pg_url])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"error: {pg_url}: no catalogue here"  # nothing made
+    res = runner.invoke(
+        cli,
+        [
+            "catalogue",
+            "rebuild",
+            "--results",
+            str(tmp_path / "none"),
+            "--allow-empty",
+            "--catalogue",
+            pg_url,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        cli, ["catalogue", "load", "PRJEB1", "--results", str(results), "--catalogue", pg_url]
+    )
+    assert res.exit_code == 0, res.output
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "catalogue": pg_url,
+                "results_dir": str(results),
+                "publish": {
+                    "public_db": str(tmp_path / "out" / "public.db"),
+                    "catalogue_db": str(tmp_path / "out" / "catalogue.db"),
+                },
+            }
+        )
+    )
+    res = runner.invoke(cli, ["catalogue", "status", "--config", str(config)])
+    assert res.exit_code == 0, res.output
+    assert "\truns\tcompleted\t1" in res.output
+    res = runner.invoke(cli, ["catalogue", "publish", "--config", str(config)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "catalogue.db").is_file()
+    dead = f"postgresql://nobody@127.0.0.1:{free_port()}/x"
+    res = runner.invoke(cli, ["catalogue", "dump", "--catalogue", dead])
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1
+    assert res.output.startswith(f"error: {dead}: cannot connect")
+    res = runner.invoke(cli, ["catalogue", "dump", "--catalogue", dead.replace("nobody", "u:pw")])
+    assert res.exit_code == 1 and "pw" not in res.output
+    assert "no password in the catalogue URL" in res.output
