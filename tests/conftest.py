@@ -115,6 +115,18 @@ def demo_run(tmp_path_factory, mirror) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_run_pg(tmp_path_factory, mirror, postgres_url, demo_run) -> Path:
+    """The demo again, with its catalogue in PostgreSQL (`catalogue: postgresql://...`): loads
+    side by side, publish exporting catalogue.db. After demo_run, whose references it reuses."""
+    workdir = tmp_path_factory.mktemp("work-pg")
+    url = support.new_database(postgres_url, "demo")
+    write_workdir(workdir, mirror.portal_url, catalogue=url)
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def science_run(tmp_path_factory, mirror) -> Path:
     """The science studies (PRJEB00002: a community with known truth and a yeast host;
     PRJEB00003: 16S amplicons of a known community; PRJEB00004: shotgun reads analysed without
@@ -128,23 +140,32 @@ def science_run(tmp_path_factory, mirror) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def store(request) -> str:
+    """The catalogue store a test runs on: each test that asks is run on both."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def site(demo_run, mirror):
+def demo_workdir(store, request) -> Path:
+    """The demo's working dir with its catalogue in `store`."""
+    return request.getfixturevalue("demo_run" if store == "sqlite" else "demo_run_pg")
+
+
+@pytest.fixture(scope="session")
+def site(demo_workdir, store, mirror):
     """`mgnify-db serve` over the demo catalogue, on a free port: its base URL. API logins
-    are checked by the mirror's Webin service (the demo's owner: DEMO_WEBIN_ACCOUNT)."""
+    are checked by the mirror's Webin service (the demo's owner: DEMO_WEBIN_ACCOUNT). With
+    PostgreSQL it serves what the config names (catalogue.db exported from the store)."""
     import urllib.request
 
     from mgnify_db.dev.mirror.access import WEBIN_AUTH_PATH
 
     port = free_port()
+    catalogue = ["results/catalogue.db"] if store == "sqlite" else []
     server = subprocess.Popen(
-        [
-            tool("mgnify-db"),
-            "serve",
-            str(demo_run / "results" / "catalogue.db"),
-            "--port",
-            str(port),
-        ],
+        [tool("mgnify-db"), "serve", *catalogue, "--port", str(port)],
+        cwd=demo_workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={

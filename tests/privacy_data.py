@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from support import through_store
+
 PUBLIC_STUDY, PRIVATE_STUDY = "MGYS00000001", "MGYS00000777"
 PUBLIC_ANALYSIS, PRIVATE_ANALYSIS = "MGYA00000001", "MGYA00000777"
 PUBLIC_ASSEMBLY, PRIVATE_ASSEMBLY = "LZ00000001", "LZ00000777"
@@ -72,7 +74,12 @@ def _flags(private: int, suppressed: int = 0, reason: str | None = None) -> dict
     }
 
 
-def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
+def build_catalogue(
+    root: Path, name: str = "catalogue.db", *, store: str = "sqlite", request=None
+) -> Catalogue:
+    """The hand-made catalogue (a SQLite file under `root`/results). With `store`
+    "postgresql" it has been through PostgreSQL: moved in and exported back
+    (support.through_store)."""
     from mgnify_db.catalogue import SqliteStore
     from mgnify_db.catalogue.biomes import lineage_rows
 
@@ -109,8 +116,8 @@ def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(f.content)
 
-    store = SqliteStore(results / name)
-    db = store.db
+    sqlite = SqliteStore(results / name)
+    db = sqlite.db
     db["biomes"].insert_all(lineage_rows(BIOME), ignore=True)
     db["publications"].insert_all(
         [{"pubmed_id": 12345, "title": "Plankton of the open ocean", "published_year": 2020}]
@@ -291,10 +298,11 @@ def build_catalogue(root: Path, name: str = "catalogue.db") -> Catalogue:
             }
         ]
     )
-    store.db.execute("INSERT OR REPLACE INTO _meta VALUES ('loaded_by', 'QUOKKA operator')")
+    sqlite.db.execute("INSERT OR REPLACE INTO _meta VALUES ('loaded_by', 'QUOKKA operator')")
     db.conn.commit()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
+    sqlite.close()
+    through_store(results / name, store, request)
     return Catalogue(
         results / name,
         results,

@@ -171,6 +171,41 @@ def keep_references(workdir: Path) -> None:
             shutil.copytree(built, cache, symlinks=True, dirs_exist_ok=True)
 
 
+def new_database(server_url: str, prefix: str = "t") -> str:
+    """A new, empty database on the PostgreSQL server at `server_url`: its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def through_store(db: Path, store: str, request) -> None:
+    """With `store` "postgresql": the SQLite catalogue `db` moved into a new PostgreSQL database
+    and exported back over itself, as a PostgreSQL catalogue publishes it for Datasette: the
+    web tests then serve files that came out of PostgreSQL. Nothing with "sqlite"."""
+    from mgnify_db.catalogue import open_store
+    from mgnify_db.catalogue.move import export, move
+
+    if store == "sqlite":
+        return
+    url = new_database(request.getfixturevalue("postgres_url"), "web")
+    move(str(db), url)
+    with open_store(url, create=False) as pg:
+        export(pg, db)
+
+
 def write_workdir(workdir: Path, portal_url: str, *, seed: bool = True, **extra) -> Path:
     """A deployed-style working dir whose config points at the mirror (ENA and the demo's
     reference files) and the demo studies (the public PRJEB00001 and the private PRJEB77777,

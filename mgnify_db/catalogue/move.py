@@ -20,8 +20,7 @@ def copy(source: SqlStore, target: SqlStore) -> dict[str, int]:
     """`target` becomes a copy of `source` (one consistent read of it; one write transaction
     of the target, so its readers see the old catalogue or the new, nothing between)."""
     with source.snapshot() as rows:
-        generation = source.generation()
-        return target.replace_all({t: rows(t) for t in ORDER}, generation=generation)
+        return target.replace_all({t: rows(t) for t in ORDER}, meta=source.meta())
 
 
 def move(source_url: str, target_url: str, *, replace: bool = False) -> dict[str, int]:

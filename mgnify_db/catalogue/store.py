@@ -87,8 +87,7 @@ class SqlStore(ABC):
 
     def generation(self) -> str | None:
         """The catalogue's generation: a new one with every write (publish compares them)."""
-        rows = list(self.query("SELECT value FROM _meta WHERE key = 'generation'"))
-        return rows[0]["value"] if rows else None
+        return self.meta().get("generation")
 
     def _shared(self) -> AbstractContextManager[None]:
         """The part of a write that touches rows studies share (samples, biomes, publications,
@@ -237,19 +236,26 @@ class SqlStore(ABC):
         return rows
 
     def replace_all(
-        self, tables: Mapping[str, Iterable[Sequence]], *, generation: str | None = None
+        self, tables: Mapping[str, Iterable[Sequence]], *, meta: Mapping[str, str] = {}
     ) -> dict[str, int]:
         """The whole catalogue becomes `tables` (table -> rows as tuples in the description's
-        column order, biomes included): one transaction that excludes every other writer, whose
-        generation is `generation` if given (a copy of another store's). For moving a catalogue
-        between stores; returns the rows written per table."""
+        column order, biomes included) and `meta` (`_meta`'s rows but the schema version; its
+        generation, if any, kept): one transaction that excludes every other writer. For moving
+        a catalogue between stores; returns the rows written per table."""
         counts = {}
-        with self._write(None, generation=generation):
+        with self._write(None, generation=meta.get("generation")):
             for table in reversed(ORDER):
                 self._execute(f"DELETE FROM {q(table)}")
             for table in ORDER:
                 counts[table] = self._insert_tuples(table, tables.get(table, ()))
+            for key, value in meta.items():
+                if key not in ("schema_version", "generation"):
+                    self._execute(META_UPSERT, [key, value])
         return counts
+
+    def meta(self) -> dict[str, str]:
+        """`_meta`: schema version, generation, and notes."""
+        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM _meta")}
 
     def _insert_tuples(self, table: str, rows: Iterable[Sequence]) -> int:
         cols = list(TABLES[table].columns)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
-from support import finish_run, make_study, set_study_config
+from support import drop_database, finish_run, make_study, new_database, set_study_config
 
 from mgnify_db.catalogue import dump, open_store
 from mgnify_db.catalogue import load_run as _load_run
@@ -20,16 +19,11 @@ CFG = GlobalConfig()
 @pytest.fixture
 def pg_url(postgres_url):
     """A fresh, empty database on the test server (dropped afterwards)."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+    url = new_database(postgres_url)
     try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+        yield url
     finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        drop_database(url)
 
 
 def _study(results: Path, terms: int = 3):
@@ -339,8 +333,8 @@ def test_publish_from_postgresql_writes_the_files_sqlite_would(tmp_path, pg_url)
 
 
 def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, pg_url):
-    """SQLite -> PostgreSQL -> a new SQLite file: every row (accessions, ids, generation)
-    equal; a target holding studies is refused in one line unless --replace."""
+    """SQLite -> PostgreSQL -> a new SQLite file: every row (accessions, ids) and `_meta`
+    (generation, notes) equal; a target holding studies is refused in one line unless --replace."""
     from click.testing import CliRunner
 
     from mgnify_db.cli import cli
@@ -351,7 +345,8 @@ def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, 
     with open_store(lite_db) as lite:
         for acc in ("PRJEB1", "PRJEB2"):
             _load_study(lite, results, CFG, study=acc)
-        want, generation = dump(lite), lite.generation()
+        lite.db.execute("INSERT INTO _meta VALUES ('loaded_by', 'an operator')")
+        want, meta = dump(lite), lite.meta()
     runner = CliRunner()
     res = runner.invoke(cli, ["catalogue", "migrate", "--from", str(lite_db), "--to", pg_url])
     assert res.exit_code == 0, res.output
@@ -369,7 +364,7 @@ def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, 
     for url in (pg_url, back):
         with open_store(url, create=False) as store:
             assert dump(store) == want
-            assert store.generation() == generation
+            assert store.meta() == meta  # generation and notes
 
 
 def test_rebuild_and_a_schema_change_on_postgresql(tmp_path, pg_url):

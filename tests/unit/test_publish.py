@@ -37,8 +37,8 @@ def column(db: Path, sql: str) -> set:
 
 
 @pytest.fixture
-def published(tmp_path):
-    cat = build_catalogue(tmp_path)
+def published(tmp_path, store, request):
+    cat = build_catalogue(tmp_path, store=store, request=request)
     public = tmp_path / "out" / "public.db"
     counts = publish(cat.db, public)
     return cat, public, counts
@@ -121,7 +121,8 @@ def test_operations_tables_and_meta_left_out(published):
     _, public, _ = published
     tables = column(public, "select name from sqlite_master where type = 'table'")
     assert not set(PRIVATE_TABLES) & tables
-    assert rows(public, "select key from _meta") == [("schema_version",)]
+    # (a catalogue that has been through PostgreSQL has a generation, as one the loads wrote)
+    assert column(public, "select key from _meta") - {"generation"} == {"schema_version"}
     triggers = column(public, "select tbl_name from sqlite_master where type = 'trigger'")
     assert not set(PRIVATE_TABLES) & triggers
 

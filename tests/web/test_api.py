@@ -24,6 +24,7 @@ from privacy_data import (
     SHARED_SAMPLE,
     build_catalogue,
 )
+from support import through_store
 
 from mgnify_db.catalogue.publish import publish
 from mgnify_db.cli import METADATA
@@ -45,7 +46,7 @@ SHA256 = "a73b08492caf99ebd97aee9b792d599c7803aae27a71ddd00fe1cd3927430216"
 class Site:
     """A Datasette over the catalogue and its public.db, on one event loop."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, store: str = "sqlite", request=None):
         from datasette.app import Datasette
         from datasette.plugins import pm
 
@@ -91,6 +92,7 @@ class Site:
                 [SHARED_SAMPLE],
             )
         conn.close()
+        through_store(self.cat.db, store, request)
         publish(self.cat.db, self.cat.results / "public.db")
         metadata = yaml.safe_load(METADATA.read_text())
         metadata["plugins"]["mgnify-db"] = {"results_dir": str(self.cat.results)}
@@ -114,12 +116,12 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, store, request):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGNIFY_CURATOR_TOKEN", TOKEN)
         mp.setenv("MGNIFY_FILES_SECRET", SECRET)
         mp.setenv(tokens.SECRET_ENV, API_SECRET)
-        s = Site(tmp_path_factory.mktemp("api"))
+        s = Site(tmp_path_factory.mktemp("api"), store, request)
         yield s
         s.loop.close()
 

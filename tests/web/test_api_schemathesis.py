@@ -138,9 +138,9 @@ def schemathesis(location: str, base: str, config: Path, report: str, *checks: s
 
 
 @pytest.fixture(scope="module")
-def config(demo_run, tmp_path_factory) -> Path:
+def config(demo_workdir, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("schemathesis") / "schemathesis.toml"
-    path.write_text(config_toml(dictionaries(demo_run / "results" / "catalogue.db")))
+    path.write_text(config_toml(dictionaries(demo_workdir / "results" / "catalogue.db")))
     return path
 
 

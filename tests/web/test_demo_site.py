@@ -27,8 +27,8 @@ def query(db, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def demo(site, demo_run):
-    db = demo_run / "results" / "catalogue.db"
+def demo(site, demo_workdir):
+    db = demo_workdir / "results" / "catalogue.db"
     (private,) = query(db, "select * from studies where is_private")
     acc = private["accession"]
     markers = {"PRIVATE-MARKER", private["ena_accession"], acc}

@@ -24,7 +24,7 @@ CURATOR = {"Authorization": f"Bearer {TOKEN}"}
 class Site:
     """A Datasette over the catalogue and its public.db, driven on one event loop."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, store: str = "sqlite", request=None):
         from datasette.app import Datasette
         from datasette.plugins import pm
 
@@ -32,7 +32,7 @@ class Site:
 
         if not pm.is_registered(plugin):  # the entry point registers it (test_datasette.py)
             pm.register(plugin)
-        self.cat = build_catalogue(tmp_path)
+        self.cat = build_catalogue(tmp_path, store=store, request=request)
         self.public = self.cat.results / "public.db"
         publish(self.cat.db, self.public)
         metadata = yaml.safe_load(METADATA.read_text())
@@ -50,10 +50,10 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(tmp_path, monkeypatch, store, request):
     monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", f"someone-else,{TOKEN}")
     monkeypatch.setenv("MGNIFY_FILES_SECRET", SECRET)
-    s = Site(tmp_path)
+    s = Site(tmp_path, store, request)
     yield s
     s.close()
 

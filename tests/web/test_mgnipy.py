@@ -25,10 +25,10 @@ def demo_accessions(catalogue: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seen(site, demo_run, tmp_path_factory) -> dict:
+def seen(site, demo_workdir, tmp_path_factory) -> dict:
     if not MGNIPY_PYTHON.exists():
         pytest.fail("mgnipy is not installed: run scripts/setup --tests")
-    public, private = demo_accessions(demo_run / "results" / "catalogue.db")
+    public, private = demo_accessions(demo_workdir / "results" / "catalogue.db")
     proc = subprocess.run(
         [str(MGNIPY_PYTHON), str(SESSION), f"{site}/", public, private],
         capture_output=True,

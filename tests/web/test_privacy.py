@@ -37,10 +37,10 @@ TWINS = {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, store, request):
     """(base URL, catalogue) of `mgnify-db serve` on a free port, publishing first."""
     root = tmp_path_factory.mktemp("privacy")
-    cat = build_catalogue(root)
+    cat = build_catalogue(root, store=store, request=request)
     port = free_port()
     env = {**os.environ, "MGNIFY_CURATOR_TOKEN": TOKEN, "MGNIFY_FILES_SECRET": SECRET}
     log = (root / "serve.log").open("w")
