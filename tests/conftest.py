@@ -141,19 +141,19 @@ def science_run(tmp_path_factory, mirror) -> Path:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def store(request) -> str:
+def store_kind(request) -> str:
     """The catalogue store a test runs on: each test that asks is run on both."""
     return request.param
 
 
 @pytest.fixture(scope="session")
-def demo_workdir(store, request) -> Path:
-    """The demo's working dir with its catalogue in `store`."""
-    return request.getfixturevalue("demo_run" if store == "sqlite" else "demo_run_pg")
+def demo_workdir(store_kind, request) -> Path:
+    """The demo's working dir with its catalogue in `store_kind`."""
+    return request.getfixturevalue("demo_run" if store_kind == "sqlite" else "demo_run_pg")
 
 
 @pytest.fixture(scope="session")
-def site(demo_workdir, store, mirror):
+def site(demo_workdir, store_kind, mirror):
     """`mgnify-db serve` over the demo catalogue, on a free port: its base URL. API logins
     are checked by the mirror's Webin service (the demo's owner: DEMO_WEBIN_ACCOUNT). With
     PostgreSQL it serves what the config names (catalogue.db exported from the store)."""
@@ -162,7 +162,7 @@ def site(demo_workdir, store, mirror):
     from mgnify_db.dev.mirror.access import WEBIN_AUTH_PATH
 
     port = free_port()
-    catalogue = ["results/catalogue.db"] if store == "sqlite" else []
+    catalogue = ["results/catalogue.db"] if store_kind == "sqlite" else []
     server = subprocess.Popen(
         [tool("mgnify-db"), "serve", *catalogue, "--port", str(port)],
         cwd=demo_workdir,

@@ -5,9 +5,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import finish_run, make_study, set_study_config
+from support import finish_run, make_study, new_database, set_study_config
 
-from mgnify_db.catalogue import CatalogueError, biome_path, biome_rows, dump, open_store, rebuild
+from mgnify_db.catalogue import (
+    CatalogueError,
+    SqliteStore,
+    biome_path,
+    biome_rows,
+    dump,
+    open_store,
+    rebuild,
+)
 from mgnify_db.catalogue import load_run as _load_run
 from mgnify_db.catalogue import load_study as _load_study
 from mgnify_db.catalogue.biomes import biome_tree
@@ -38,9 +46,27 @@ def results(tmp_path):
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "c.db") as s:
+def store(tmp_path, store_kind, request):
+    """A new catalogue in each store: the tests that take it run on SQLite and PostgreSQL."""
+    if store_kind == "sqlite":
+        url = tmp_path / "c.db"
+    else:
+        url = new_database(request.getfixturevalue("postgres_url"))
+    with open_store(url) as s:
         yield s
+
+
+def searchable(store, tmp_path: Path):
+    """The catalogue as Datasette serves it (a PostgreSQL one exported, as publish does):
+    a sqlite-utils Database, full-text search included."""
+    import sqlite_utils
+
+    from mgnify_db.catalogue.move import export
+
+    if isinstance(store, SqliteStore):
+        return store.db
+    export(store, tmp_path / "exported" / "catalogue.db")
+    return sqlite_utils.Database(tmp_path / "exported" / "catalogue.db")
 
 
 def test_biome_lineage():
@@ -362,10 +388,11 @@ def test_running_and_failed_come_from_job_events(results, store):
     assert events[1]["cause"] == "out_of_memory" and events[1]["job_id"] == "42"
 
 
-def test_fts_search(results, store):
+def test_fts_search(results, store, tmp_path):
     make_study(results, "PRJEB1", 1)
     load(store, results, "PRJEB1")
-    assert [r["ena_accession"] for r in store.db["studies"].search("ocean")] == ["PRJEB1"]
+    db = searchable(store, tmp_path)
+    assert [r["ena_accession"] for r in db["studies"].search("ocean")] == ["PRJEB1"]
     (study,) = rows(store, "select ena_accessions from studies")
     assert json.loads(study["ena_accessions"]) == ["PRJEB1", "ERP1"]
 
@@ -393,13 +420,13 @@ def test_canonical_dump_ignores_allocation_order(results, tmp_path):
         assert dump(two, canonical=True) != canonical
 
 
-def test_every_facet_and_foreign_key_is_indexed(store):
+def test_every_facet_and_foreign_key_is_indexed(store, tmp_path):
     import yaml
 
     from mgnify_db.cli import METADATA
 
     meta = yaml.safe_load(METADATA.read_text())["databases"]["catalogue"]["tables"]
-    db = store.db
+    db = searchable(store, tmp_path)
     for table, spec in meta.items():
         indexed = {i.columns[0] for i in db[table].indexes} | {db[table].pks[0]}
         wanted = set(spec.get("facets", [])) | {fk.column for fk in db[table].foreign_keys}
@@ -608,8 +635,11 @@ def test_study_features_are_the_json_mgnify_writes(results, store):
         return study["features"]
 
     def json_object(v6: bool) -> str:
+        import sqlite3
+
         sql = "select json_object('has_v6_analyses', json(?), 'has_prev6_analyses', json('false'))"
-        return next(iter(store.db.execute(sql, ["true" if v6 else "false"])))[0]
+        with sqlite3.connect(":memory:") as conn:
+            return conn.execute(sql, ["true" if v6 else "false"]).fetchone()[0]
 
     paths, runs = make_study(results, "PRJEB1", 2)
     load(store, results, "PRJEB1")

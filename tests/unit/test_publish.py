@@ -37,8 +37,8 @@ def column(db: Path, sql: str) -> set:
 
 
 @pytest.fixture
-def published(tmp_path, store, request):
-    cat = build_catalogue(tmp_path, store=store, request=request)
+def published(tmp_path, store_kind, request):
+    cat = build_catalogue(tmp_path, store=store_kind, request=request)
     public = tmp_path / "out" / "public.db"
     counts = publish(cat.db, public)
     return cat, public, counts

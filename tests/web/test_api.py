@@ -116,12 +116,12 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, store, request):
+def site(tmp_path_factory, store_kind, request):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGNIFY_CURATOR_TOKEN", TOKEN)
         mp.setenv("MGNIFY_FILES_SECRET", SECRET)
         mp.setenv(tokens.SECRET_ENV, API_SECRET)
-        s = Site(tmp_path_factory.mktemp("api"), store, request)
+        s = Site(tmp_path_factory.mktemp("api"), store_kind, request)
         yield s
         s.loop.close()
 

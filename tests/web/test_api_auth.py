@@ -44,9 +44,9 @@ def webin_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def databases(tmp_path_factory, store, request) -> list[str]:
+def databases(tmp_path_factory, store_kind, request) -> list[str]:
     """The catalogue (one public, one private study) and its public.db."""
-    cat = build_catalogue(tmp_path_factory.mktemp("api-auth"), store=store, request=request)
+    cat = build_catalogue(tmp_path_factory.mktemp("api-auth"), store=store_kind, request=request)
     public = cat.db.with_name("public.db")
     publish(cat.db, public)
     return [str(cat.db), str(public)]

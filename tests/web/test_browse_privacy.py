@@ -49,9 +49,9 @@ PATHS = [
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, store, request):
+def client(tmp_path_factory, store_kind, request):
     root = tmp_path_factory.mktemp("browse-privacy")
-    cat = build_catalogue(root, store=store, request=request)
+    cat = build_catalogue(root, store=store_kind, request=request)
     port = free_port()
     env = {**os.environ, "MGNIFY_CURATOR_TOKEN": TOKEN}
     server = subprocess.Popen(

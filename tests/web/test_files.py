@@ -50,10 +50,10 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch, store, request):
+def site(tmp_path, monkeypatch, store_kind, request):
     monkeypatch.setenv("MGNIFY_CURATOR_TOKEN", f"someone-else,{TOKEN}")
     monkeypatch.setenv("MGNIFY_FILES_SECRET", SECRET)
-    s = Site(tmp_path, store, request)
+    s = Site(tmp_path, store_kind, request)
     yield s
     s.close()
 

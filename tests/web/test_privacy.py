@@ -37,10 +37,10 @@ TWINS = {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, store, request):
+def served(tmp_path_factory, store_kind, request):
     """(base URL, catalogue) of `mgnify-db serve` on a free port, publishing first."""
     root = tmp_path_factory.mktemp("privacy")
-    cat = build_catalogue(root, store=store, request=request)
+    cat = build_catalogue(root, store=store_kind, request=request)
     port = free_port()
     env = {**os.environ, "MGNIFY_CURATOR_TOKEN": TOKEN, "MGNIFY_FILES_SECRET": SECRET}
     log = (root / "serve.log").open("w")
