@@ -15,7 +15,16 @@ from typing import NoReturn
 import click
 import yaml
 
-from .config import ConfigError, check_references, json_schemas, load_global, load_studies
+from .config import (
+    ConfigError,
+    StoreKind,
+    check_references,
+    json_schemas,
+    load_global,
+    load_studies,
+    sqlite_path,
+    store_kind,
+)
 
 DEFAULT_CONFIG = Path("config/config.yaml")
 METADATA = Path(__file__).parent / "web" / "metadata.yaml"
@@ -206,7 +215,8 @@ results_option = click.option(
 )
 
 
-def driver_errors() -> tuple[type[BaseException], ...]:
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What the catalogue's database drivers raise (sqlite3's, psycopg's)."""
     from .catalogue.store import driver_errors
 
     return driver_errors()
@@ -245,13 +255,7 @@ def catalogue_of(db_path: str | None, config_path: Path) -> str:
 
 
 def is_postgres(catalogue: str) -> bool:
-    from .config import StoreKind, store_kind
-
     return store_kind(catalogue) is StoreKind.POSTGRESQL
-
-
-def sqlite_path(catalogue: str | Path) -> Path:
-    return Path(str(catalogue).removeprefix("sqlite:///"))
 
 
 def check_catalogue(catalogue: str | Path, *, writing: bool = False) -> None:
@@ -360,7 +364,7 @@ def catalogue_load(
                 counts = load_study(store, results, cfg, plan)
     except (PlanError, CatalogueError) as e:
         fail(str(e))
-    except driver_errors() as e:
+    except store_errors() as e:
         fail(store_problem(db_path, e))
     except result_errors() as e:
         fail(f"{study}: its result files: {one_line(e)}")
@@ -399,7 +403,7 @@ def catalogue_rebuild(db_path: str | None, results: Path, config_path: Path, all
     except CatalogueError as e:
         _remove_rebuild_leftovers(catalogue)
         fail(str(e))
-    except (PlanError, *driver_errors(), *result_errors()) as e:
+    except (PlanError, *store_errors(), *result_errors()) as e:
         _remove_rebuild_leftovers(catalogue)
         fail(f"{redacted(catalogue)}: not rebuilt, left as it was: {one_line(e)}")
     click.echo(json.dumps(totals))
@@ -439,7 +443,7 @@ def catalogue_dump(
             data = dump(store, tables or tuple(TABLES), canonical=canonical)
     except CatalogueError as e:
         fail(str(e))
-    except driver_errors() as e:
+    except store_errors() as e:
         fail(store_problem(db_path, e))
     click.echo(json.dumps(data, indent=1, sort_keys=True, default=str))
 
@@ -463,7 +467,7 @@ def catalogue_status(db_path: str | None, config_path: Path):
                     click.echo(f"{row['study']}\t{table}\t{row['status']}\t{row['n']}")
     except CatalogueError as e:
         fail(str(e))
-    except driver_errors() as e:
+    except store_errors() as e:
         fail(store_problem(db_path, e))
 
 
@@ -493,7 +497,7 @@ def catalogue_publish(config_path: Path, db_path: str | None, public_db: Path | 
         counts = publish_store(catalogue, catalogue_db or sqlite_path(catalogue), public_db)
     except PublishError as e:
         fail(str(e))
-    except driver_errors() as e:
+    except store_errors() as e:
         fail(store_problem(catalogue, e))
     click.echo(json.dumps(counts))
 
@@ -523,8 +527,8 @@ def catalogue_migrate(source: str, target: str, replace: bool):
         counts = move(source, target, replace=replace)
     except CatalogueError as e:
         fail(str(e))
-    except driver_errors() as e:
-        fail(store_problem(target, e))
+    except store_errors() as e:
+        fail(f"{redacted(source)} -> {redacted(target)}: {one_line(e)}")
     click.echo(f"{redacted(source)} -> {redacted(target)}: {json.dumps(counts)}")
 
 

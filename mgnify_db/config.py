@@ -664,26 +664,48 @@ class GlobalConfig(Strict):
         """The SQLite catalogue Datasette serves to curators: the store itself with SQLite,
         `publish.catalogue_db` (exported by publish) with PostgreSQL."""
         if self.store_kind is StoreKind.SQLITE:
-            return Path(self.catalogue.removeprefix("sqlite:///"))
+            return sqlite_path(self.catalogue)
         return Path(self.publish.catalogue_db)
 
+    @model_validator(mode="after")
+    def _published_files(self) -> GlobalConfig:
+        """With PostgreSQL, publish writes the whole catalogue (private rows included) to
+        `publish.catalogue_db`: never where public.db goes, and named as Datasette gates it."""
+        if self.store_kind is StoreKind.POSTGRESQL:
+            path = Path(self.publish.catalogue_db)
+            if path.name != "catalogue.db":
+                raise NestedError(
+                    ("publish", "catalogue_db"),
+                    "must be a file named catalogue.db (Datasette serves it by that name,"
+                    " to curators only)",
+                )
+            if path.resolve() == Path(self.publish.public_db).resolve():
+                raise NestedError(("publish", "catalogue_db"), "must not be publish.public_db")
+        return self
 
-def store_kind(url: str) -> StoreKind:
+
+def store_kind(url: str | Path) -> StoreKind:
     """The kind of catalogue a URL (or a bare path: SQLite) names."""
     if str(url).startswith(("postgresql://", "postgres://")):
         return StoreKind.POSTGRESQL
     return StoreKind.SQLITE
 
 
+def sqlite_path(url: str | Path) -> Path:
+    """The file of a SQLite catalogue named by `sqlite:///PATH` or a bare path."""
+    return Path(str(url).removeprefix("sqlite:///"))
+
+
 def check_catalogue_url(url: str) -> str:
     """`url` if it names a catalogue store, else ValueError saying what is accepted."""
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         return url
     if store_kind(url) is StoreKind.POSTGRESQL:
         parts = urlsplit(url)
-        if parts.password is not None:
+        query = {k.lower() for k, _ in parse_qsl(parts.query)}
+        if parts.password is not None or query & {"password", "sslpassword"}:
             raise ValueError(
                 "no password in the catalogue URL (config files get copied and shown): put it"
                 " in ~/.pgpass, PGPASSFILE or PGPASSWORD"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import GlobalConfig, StoreKind, StudyConfig, store_kind
+from ..config import GlobalConfig, StoreKind, StudyConfig, sqlite_path, store_kind
 from ..ids import Ledger
 from ..io import read_json
 from ..jobs import MemoryPolicy
@@ -144,7 +144,7 @@ def rebuild(
                 finally:
                     target.close()
         return totals
-    db_path = Path(str(catalogue).removeprefix("sqlite:///"))
+    db_path = sqlite_path(catalogue)
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.rebuild")
     totals = _build(tmp, results, cfg, studies)
     tmp.replace(db_path)
@@ -172,16 +172,18 @@ def open_catalogue(cfg: GlobalConfig) -> Iterator[SqlStore]:
     """The workflow's catalogue; one made by an older schema is first rebuilt from the files
     (results are the source of truth, so nothing is lost)."""
     if cfg.store_kind is StoreKind.POSTGRESQL:
-        from .pg_store import PostgresStore
+        from .pg_store import REBUILD, PostgresStore, holding
 
         try:
             store: SqlStore = PostgresStore(cfg.catalogue)
         except SchemaMismatch as e:
-            # the rebuild takes the catalogue's exclusive lock: a second loader waits, then
-            # rebuilds again (the same rows) or finds the new schema
-            log.warning("catalogue: %s; rebuilding it now", e)
-            rebuild(cfg.catalogue, Path(cfg.results_dir), cfg, allow_empty=True)
-            store = PostgresStore(cfg.catalogue)
+            with holding(cfg.catalogue, REBUILD):  # one rebuild; other loaders wait, then open
+                try:
+                    store = PostgresStore(cfg.catalogue)
+                except SchemaMismatch:
+                    log.warning("catalogue: %s; rebuilding it now", e)
+                    rebuild(cfg.catalogue, Path(cfg.results_dir), cfg, allow_empty=True)
+                    store = PostgresStore(cfg.catalogue)
     else:
         path = cfg.catalogue_db
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..config import StoreKind, sqlite_path, store_kind
 from .dump import dump
 from .schema import ORDER
 from .store import CatalogueError, SqliteStore, SqlStore, open_store
@@ -26,8 +27,13 @@ def copy(source: SqlStore, target: SqlStore) -> dict[str, int]:
 def move(source_url: str, target_url: str, *, replace: bool = False) -> dict[str, int]:
     """Copy the catalogue at `source_url` to `target_url` (created if empty), then check that
     both dump the same rows. A target holding studies is refused unless `replace`."""
-    if str(source_url) == str(target_url):
+    if _same(source_url, target_url):
         raise CatalogueError(f"{source_url}: the source and the target are the same catalogue")
+    if store_kind(target_url) is StoreKind.SQLITE and not sqlite_path(target_url).exists():
+        # a whole catalogue, private rows included: readable by us only
+        path = sqlite_path(target_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     with open_store(source_url, create=False) as source, open_store(target_url) as target:
         held = next(iter(target.query("SELECT count(*) AS n FROM studies")))["n"]
         if held and not replace:
@@ -35,9 +41,19 @@ def move(source_url: str, target_url: str, *, replace: bool = False) -> dict[str
                 f"{target.name}: already holds {held} studies (--replace to overwrite them)"
             )
         counts = copy(source, target)
-        if dump(source) != dump(target):
-            raise CatalogueError(f"{target.name}: the copy differs from {source.name}")
+        with source.snapshot():  # the source as it is now (loads may have gone on)
+            if dump(source) != dump(target):
+                raise CatalogueError(
+                    f"{target.name}: written, but differs from {source.name} (did a load"
+                    " change the source meanwhile? migrate again with --replace)"
+                )
     return counts
+
+
+def _same(one: str | Path, other: str | Path) -> bool:
+    if store_kind(one) is StoreKind.SQLITE and store_kind(other) is StoreKind.SQLITE:
+        return sqlite_path(one).resolve() == sqlite_path(other).resolve()
+    return str(one) == str(other)
 
 
 def export(source: SqlStore, catalogue_db: Path) -> dict[str, int]:

@@ -22,7 +22,7 @@ from psycopg.types.numeric import IntDumper
 from .biomes import biome_tree
 from .dialect import Dialect, create_indexes, create_table, placeholders, q
 from .schema import ORDER, SCHEMA_VERSION, TABLES, Rows
-from .store import META_UPSERT, CatalogueError, SchemaMismatch, SqlStore, one_line
+from .store import META_UPSERT, CatalogueError, SchemaMismatch, SqlStore, one_line, select_all
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,48 @@ log = logging.getLogger(__name__)
 # exclusive), then its study's lock (class STUDY, the study's hash: writes of one study queue,
 # other studies' run alongside), then SHARED_ROWS for its short part on rows studies share.
 # The order never varies, so writers cannot deadlock on them.
-ALL = 0x6D676E6966790001
+# A consistent read (snapshot) holds ALL shared for its whole transaction, at session level:
+# taken before the transaction's snapshot, so it never reads tables a rebuild dropped. A rebuild
+# of an outdated catalogue by the workflow holds REBUILD (session level) around building it.
+ALL, REBUILD = 0x6D676E6966790001, 0x6D676E6966790003
 COPY_TYPES = {int: "int8", str: "text", float: "float8"}
 STUDY, SHARED_ROWS = 0x6D676E69, 0x6D676E6A
 
 
 def redacted(url: str) -> str:
-    """The URL without its password (for messages)."""
+    """The URL without its password or query (for messages: a password may be in either)."""
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    parts = urlsplit(str(url))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc, query="***" if parts.query else ""))
+
+
+@contextmanager
+def holding(url: str, key: int) -> Iterator[None]:
+    """Hold the session-level advisory lock `key` on the database at `url` (one process at a
+    time; released on exit, or when a killed process's connection goes)."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.Error as e:
+        raise CatalogueError(f"{redacted(url)}: cannot connect ({one_line(e)})") from None
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", [key])
+        yield
+    finally:
+        conn.close()
 
 
 class PostgresStore(SqlStore):
     """A catalogue in a PostgreSQL database (its `public` schema), created if empty."""
 
     def __init__(self, url: str, *, create: bool = True, schema: bool = True):
+        """`create`: make the catalogue in an empty database (and any index it lacks), as
+        writers do; without it a database without one is refused and nothing is written."""
         import psycopg
 
         self.url = url
@@ -66,6 +88,9 @@ class PostgresStore(SqlStore):
         try:
             if schema:
                 self.ensure_schema(create=create)
+        except psycopg.Error as e:
+            self.conn.close()
+            raise CatalogueError(f"{self.name}: not a usable catalogue ({one_line(e)})") from None
         except BaseException:
             self.conn.close()
             raise
@@ -78,6 +103,23 @@ class PostgresStore(SqlStore):
         row = self.conn.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
         return str(row[0]) if row else None
 
+    def _refuse_foreign(self) -> None:
+        """A catalogue is made only in a database with no tables (no `_meta` says it is one),
+        and another application's tables are never dropped by a rebuild."""
+        if self._version() is not None:
+            return
+        names = [
+            name
+            for (name,) in self.conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+            )
+        ]
+        if names:
+            raise CatalogueError(
+                f"{self.name}: not a catalogue (it holds other tables: {', '.join(names[:3])})"
+                "; give mgnify-db a database of its own"
+            )
+
     def ensure_schema(self, *, create: bool = True) -> None:
         version = self._version()
         if version is None:
@@ -86,6 +128,7 @@ class PostgresStore(SqlStore):
             with self.conn.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
                 if self._version() is None:  # not made meanwhile by another opener
+                    self._refuse_foreign()
                     self._create_schema()
             version = self._version()
         if version != str(SCHEMA_VERSION):
@@ -94,6 +137,8 @@ class PostgresStore(SqlStore):
                 f" v{SCHEMA_VERSION}: run `mgnify-db catalogue rebuild` (the catalogue is"
                 " rebuilt from the result files)"
             )
+        if not create:
+            return  # a reader: nothing written, no lock that would wait for every load
         wanted = {sql.split('"')[1]: sql for t in TABLES.values() for sql in create_indexes(t)}
         have = {r[0] for r in self.conn.execute("SELECT indexname FROM pg_indexes")}
         if missing := [sql for name, sql in wanted.items() if name not in have]:
@@ -120,6 +165,7 @@ class PostgresStore(SqlStore):
         counts = {}
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [ALL])
+            self._refuse_foreign()  # another application's tables are never dropped
             for name in ["_meta", *reversed(ORDER)]:
                 self.conn.execute(f"DROP TABLE IF EXISTS {q(name)} CASCADE")
             self._create_schema()
@@ -244,16 +290,21 @@ class PostgresStore(SqlStore):
     def snapshot(self) -> Iterator[Callable[[str], Iterator[tuple]]]:
         def rows(table: str) -> Iterator[tuple]:
             t = TABLES[table]
-            cols, pk = ", ".join(map(q, t.columns)), ", ".join(map(q, t.pk_columns))
-            sql = f"COPY (SELECT {cols} FROM {q(table)} ORDER BY {pk}) TO STDOUT (FORMAT BINARY)"
+            sql = f"COPY ({select_all(table)}) TO STDOUT (FORMAT BINARY)"
             with self.conn.cursor() as cur, cur.copy(sql) as cp:
                 cp.set_types([COPY_TYPES[kind] for kind in t.columns.values()])
                 yield from cp.rows()
 
-        with self.conn.transaction():
-            # every table as of one moment, whatever loads commit meanwhile
-            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield rows
+        # the lock first, then the transaction: its snapshot is taken after any rebuild that
+        # held the lock has committed (one taken before would see dropped tables as empty)
+        self.conn.execute("SELECT pg_advisory_lock_shared(%s)", [ALL])
+        try:
+            with self.conn.transaction():
+                # every table as of one moment, whatever loads commit meanwhile
+                self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield rows
+        finally:
+            self.conn.execute("SELECT pg_advisory_unlock_shared(%s)", [ALL])
 
     def checkpoint(self) -> None:
         """Nothing to do: the server checkpoints itself."""

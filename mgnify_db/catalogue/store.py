@@ -38,6 +38,13 @@ class SchemaMismatch(CatalogueError):
     """The catalogue file was made by another schema version (rebuild it from the files)."""
 
 
+def select_all(table: str) -> str:
+    """Every row of `table`, its columns in the description's order, sorted by primary key."""
+    t = TABLES[table]
+    cols, pk = ", ".join(map(q, t.columns)), ", ".join(map(q, t.pk_columns))
+    return f"SELECT {cols} FROM {q(table)} ORDER BY {pk}"
+
+
 def one_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -446,9 +453,7 @@ class SqliteStore(SqlStore):
         conn = self.db.conn
 
         def rows(table: str) -> Iterator[tuple]:
-            t = TABLES[table]
-            cols, pk = ", ".join(map(q, t.columns)), ", ".join(map(q, t.pk_columns))
-            yield from conn.execute(f"SELECT {cols} FROM {q(table)} ORDER BY {pk}")
+            yield from conn.execute(select_all(table))
 
         conn.execute("BEGIN")  # a read transaction: one state of the file (WAL)
         try:
@@ -466,12 +471,14 @@ class SqliteStore(SqlStore):
 @contextmanager
 def open_store(url_or_path: str | Path, *, create: bool = True) -> Iterator[SqlStore]:
     """A store from `postgresql://...`, `sqlite:///PATH` or a path; closed on exit."""
-    if str(url_or_path).startswith(("postgresql://", "postgres://")):
+    from ..config import StoreKind, sqlite_path, store_kind
+
+    if store_kind(url_or_path) is StoreKind.POSTGRESQL:
         from .pg_store import PostgresStore
 
         store: SqlStore = PostgresStore(str(url_or_path), create=create)
     else:
-        store = SqliteStore(Path(str(url_or_path).removeprefix("sqlite:///")), create=create)
+        store = SqliteStore(sqlite_path(url_or_path), create=create)
     try:
         yield store
     finally:

@@ -335,6 +335,7 @@ def test_the_catalogue_is_a_sqlite_file_or_a_postgresql_database():
     assert (cfg.store_kind, cfg.catalogue_db) == (StoreKind.SQLITE, Path("x/c.db"))
     for url, message in (
         ("postgresql://u:secret@h/db", "no password in the catalogue URL"),
+        ("postgresql://u@h/db?sslmode=require&password=secret", "no password in the catalogue"),
         ("postgresql://h", "name the database"),
         ("mysql://h/db", "must be sqlite:///PATH or postgresql://"),
     ):
@@ -342,3 +343,22 @@ def test_the_catalogue_is_a_sqlite_file_or_a_postgresql_database():
             parse_global({"catalogue": url}, "config.yaml")
         assert str(e.value).startswith("config.yaml: catalogue: ")
         assert message in str(e.value) and "secret" not in str(e.value)
+
+
+def test_a_postgresql_catalogues_export_is_never_public_db():
+    """publish.catalogue_db holds private rows: never public.db's path, and named catalogue.db
+    (the name Datasette gates to curators)."""
+    from mgnify_db.config import ConfigError, parse_global
+
+    url = "postgresql://mgnify@db/mgnify"
+    for publish, message in (
+        ({"catalogue_db": "results/public.db"}, "must be a file named catalogue.db"),
+        (
+            {"catalogue_db": "out/catalogue.db", "public_db": "out/catalogue.db"},
+            "must not be publish.public_db",
+        ),
+    ):
+        with pytest.raises(ConfigError) as e:
+            parse_global({"catalogue": url, "publish": publish}, "config.yaml")
+        assert str(e.value).startswith(f"config.yaml: publish.catalogue_db: {message}")
+    parse_global({"catalogue": "sqlite:///x.db", "publish": {"catalogue_db": "ignored.db"}})

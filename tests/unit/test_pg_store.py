@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from support import drop_database, finish_run, make_study, new_database, set_study_config
 
-from mgnify_db.catalogue import dump, open_store
+from mgnify_db.catalogue import CatalogueError, dump, open_store, rebuild
 from mgnify_db.catalogue import load_run as _load_run
 from mgnify_db.catalogue import load_study as _load_study
+from mgnify_db.catalogue.pg_store import PostgresStore
 from mgnify_db.config import GlobalConfig
+from mgnify_db.paths import StudyPaths
 from mgnify_db.plan import recorded_plan
 
 CFG = GlobalConfig()
@@ -112,20 +114,24 @@ def test_an_unreachable_server_is_one_line(tmp_path):
 
 
 def _load(url: str, results: Path, study: str, marker: Path | None = None) -> None:
-    """A load in a child process. With `marker`: it stops, once its rows are written and
-    before it commits, after touching `marker` (the kill test takes it there)."""
+    """A load in a child process. With `marker`: it stops in its last part, holding the
+    shared-rows lock with every row written, before it commits, after touching `marker` (the
+    kill test takes it there)."""
     import time
+    from contextlib import contextmanager
 
     with open_store(url) as store:
         if marker is not None:
-            write = store._insert
+            shared = store._shared
 
-            def held(table, rows):
-                write(table, rows)
+            @contextmanager
+            def held():
+                with shared():
+                    yield
                 marker.touch()
                 time.sleep(300)
 
-            store._insert = held
+            store._shared = held
         _load_study(store, results, CFG, study=study)
 
 
@@ -191,7 +197,8 @@ def test_a_load_killed_mid_transaction_leaves_the_previous_state(tmp_path, pg_ur
         with psycopg.connect(pg_url) as conn:
             deadline = time.monotonic() + 30  # the server notices the dead client at once
             while conn.execute(
-                "select count(*) from pg_locks where locktype = 'advisory'"
+                "select count(*) from pg_locks l join pg_database d on d.oid = l.database"
+                " where l.locktype = 'advisory' and d.datname = current_database()"
             ).fetchone()[0]:
                 assert time.monotonic() < deadline, "an advisory lock outlived its load"
                 time.sleep(0.1)
@@ -219,8 +226,9 @@ def _shared_studies(results: Path) -> list[str]:
 
 def test_concurrent_loads_of_studies_sharing_samples_derive_their_flags(tmp_path, pg_url):
     """Eight studies sharing samples, some private, loaded at once (three rounds, with a
-    second load of one study and run loads alongside): each sample's visibility, biome and
-    owner are those a sequential load gives, whatever order the commits came in."""
+    second load of one study and run loads alongside; between rounds a study sharing a sample
+    turns private, then public again): each sample's visibility, biome and owner are those a
+    sequential load gives, whatever order the commits came in."""
     import multiprocessing
 
     results = tmp_path / "results"
@@ -228,7 +236,11 @@ def test_concurrent_loads_of_studies_sharing_samples_derive_their_flags(tmp_path
     with open_store(pg_url):
         pass
     fork = multiprocessing.get_context("fork")
-    for _ in range(3):
+    for round in range(3):
+        if round:  # the shared sample's first link changes side each round
+            first = StudyPaths(results, "PRJEB1")
+            owner = "Webin-1" if round == 1 else None
+            set_study_config(first, is_private=round == 1, webin_owner=owner)
         procs = [fork.Process(target=_load, args=(pg_url, results, s)) for s in studies]
         procs.append(fork.Process(target=_load, args=(pg_url, results, studies[0])))
         procs.append(fork.Process(target=_load_runs, args=(pg_url, results, studies[1])))
@@ -356,7 +368,15 @@ def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, 
     assert res.output.strip().splitlines() == [
         f"error: {pg_url}: already holds 2 studies (--replace to overwrite them)"
     ]
+    res = runner.invoke(
+        cli, ["catalogue", "migrate", "--from", str(lite_db), "--to", pg_url, "--replace"]
+    )
+    assert res.exit_code == 0, res.output
     back = tmp_path / "back" / "catalogue.db"
+    res = runner.invoke(
+        cli, ["catalogue", "migrate", "--from", str(lite_db), "--to", f"sqlite:///{lite_db}"]
+    )
+    assert res.exit_code == 1 and "the source and the target are the same" in res.output
     res = runner.invoke(
         cli, ["catalogue", "migrate", "--from", pg_url, "--to", f"sqlite:///{back}"]
     )
@@ -365,6 +385,7 @@ def test_migrate_moves_a_catalogue_between_stores_with_its_accessions(tmp_path, 
         with open_store(url, create=False) as store:
             assert dump(store) == want
             assert store.meta() == meta  # generation and notes
+    assert back.stat().st_mode & 0o077 == 0  # a whole catalogue: private rows inside
 
 
 def test_rebuild_and_a_schema_change_on_postgresql(tmp_path, pg_url):
@@ -456,3 +477,66 @@ def test_the_cli_works_on_a_postgresql_catalogue(tmp_path, pg_url):
     res = runner.invoke(cli, ["catalogue", "dump", "--catalogue", dead.replace("nobody", "u:pw")])
     assert res.exit_code == 1 and "pw" not in res.output
     assert "no password in the catalogue URL" in res.output
+
+
+def test_a_database_of_another_application_is_never_made_a_catalogue(tmp_path, pg_url):
+    """Neither opening for a load nor a rebuild touches a database holding other tables
+    (one line, their names); a foreign `_meta` table is one line too, not a traceback."""
+    import psycopg
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE runs (id int)")
+        conn.execute("INSERT INTO runs VALUES (1)")
+    with pytest.raises(CatalogueError, match="not a catalogue .it holds other tables: runs"):
+        open_store(pg_url).__enter__()
+    with pytest.raises(CatalogueError, match="not a catalogue"):
+        rebuild(pg_url, results, CFG)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT id FROM runs").fetchall() == [(1,)]
+        conn.execute("CREATE TABLE _meta (name text)")
+    with pytest.raises(CatalogueError, match="not a usable catalogue .column"):
+        open_store(pg_url, create=False).__enter__()
+
+
+def test_a_rebuild_waits_for_an_export_and_an_export_never_reads_it_half_done(tmp_path, pg_url):
+    """An export (publish's snapshot) that runs while the workflow rebuilds an outdated
+    catalogue reads the old catalogue or the new, whole: never tables a rebuild dropped."""
+    import threading
+
+    import psycopg
+
+    from mgnify_db.catalogue.load import open_catalogue
+    from mgnify_db.catalogue.move import export
+
+    results = tmp_path / "results"
+    _two_studies(results)
+    with open_store(pg_url) as pg:
+        for acc in ("PRJEB1", "PRJEB2"):
+            _load_study(pg, results, CFG, study=acc)
+        want = dump(pg)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE _meta SET value = '1' WHERE key = 'schema_version'")
+    cfg = GlobalConfig(results_dir=str(results), catalogue=pg_url)
+    reader = open_store(pg_url, create=False)
+    with pytest.raises(CatalogueError):
+        reader.__enter__()  # the old schema: readers are refused until it is rebuilt
+    exported = []
+
+    def exporting():
+        for i in range(20):
+            store = PostgresStore(pg_url, schema=False)
+            try:
+                export(store, tmp_path / f"e{i}" / "catalogue.db")
+            finally:
+                store.close()
+            with open_store(tmp_path / f"e{i}" / "catalogue.db", create=False) as e:
+                exported.append(len(dump(e)["studies"]))
+
+    thread = threading.Thread(target=exporting)
+    thread.start()
+    with open_catalogue(cfg) as store:
+        assert dump(store) == want
+    thread.join(60)
+    assert exported and set(exported) == {2}
