@@ -150,6 +150,12 @@ class SqlStore(ABC):
         self._executemany("INSERT INTO kept_annotations VALUES (?)", [(a,) for a in kept])
         return kept
 
+    def _note(self, name: str, select: str, study: str) -> None:
+        """The rows `select` gives now, kept in the temp table `name` (one column, `sample`)."""
+        self._execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (sample TEXT PRIMARY KEY)")
+        self._execute(f"DELETE FROM {name}")
+        self._execute(f"INSERT INTO {name} (sample) {select}", {"s": study})
+
     def _delete_owned(self, where: str, params: dict, tables: Iterable[str]) -> None:
         """Delete the rows of `tables` (children first) matching `where` on their owner
         (annotations of `kept_annotations` excepted)."""
@@ -187,6 +193,9 @@ class SqlStore(ABC):
             # the study's own rows first (writers of other studies may run alongside)...
             owned = [t for t in ORDER if TABLES[t].per_study and t != "studies"]
             kept = self._kept_annotations(rows, "study = :study", {"study": study})
+            # samples the study listed until now: one it no longer lists takes its flags from
+            # the studies that still do (or goes, if none)
+            self._note("listed_samples", "select sample from study_samples where study = :s", study)
             self._delete_owned("study = :study", {"study": study}, owned)
             self._write_rows(rows, ["studies", *owned], kept)
             self._refresh_study(study)
@@ -195,7 +204,9 @@ class SqlStore(ABC):
             with self._shared():
                 self._write_rows(rows, [t for t in ORDER if not TABLES[t].per_study])
                 self._refresh_samples(
-                    "select sample from study_samples where study = :s", {"s": study}
+                    "select sample from study_samples where study = :s"
+                    " union select sample from listed_samples",
+                    {"s": study},
                 )
                 self._prune_shared()
                 self._prune_biomes()

@@ -570,6 +570,39 @@ def test_a_sample_shared_by_a_public_and_a_private_study(results, tmp_path):
     assert _json.dumps(dumps[0], sort_keys=True) == _json.dumps(dumps[1], sort_keys=True)
 
 
+def test_a_sample_a_study_stops_listing_takes_the_flags_of_those_that_still_do(
+    results, store, tmp_path
+):
+    """The public study's ENA record no longer lists the sample it shared with a private one,
+    nor its run: the sample then takes the private study's flags and owner, as a rebuild from
+    the files makes it, and is not in public.db."""
+    from mgnify_db.catalogue.publish import publish
+    from mgnify_db.io import read_json, write_json
+
+    first, _ = make_study(results, "PRJEB1", 1)
+    second, _ = make_study(results, "PRJEB2", 1)
+    set_study_config(second, is_private=True, webin_owner="Webin-99999")
+    ena = read_json(second.path("ena"))
+    ena["samples"].append({"sample_accession": "SAMEA11", "lat": 1.0})
+    write_json(second.path("ena"), ena)
+    for acc in ("PRJEB1", "PRJEB2"):
+        load(store, results, acc)
+    (row,) = rows(store, "select * from samples where accession = 'SAMEA11'")
+    assert (row["is_private"], row["webin_owner"]) == (0, None)
+    ena = read_json(first.path("ena"))
+    ena["samples"], ena["runs"] = [], []
+    write_json(first.path("ena"), ena)
+    load(store, results, "PRJEB1")
+    (row,) = rows(store, "select * from samples where accession = 'SAMEA11'")
+    assert (row["is_private"], row["webin_owner"]) == (1, "Webin-99999")
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild(rebuilt, results, CFG)
+    with open_store(rebuilt) as again:
+        assert dump(again, canonical=True)["samples"] == dump(store, canonical=True)["samples"]
+        publish(rebuilt, tmp_path / "public.db")
+    assert b"SAMEA11" not in (tmp_path / "public.db").read_bytes()
+
+
 def test_an_old_schema_catalogue_is_rebuilt_from_the_files(results, tmp_path):
     """The workflow's loads open the catalogue through open_catalogue: one made by another
     schema version is rebuilt from the result files (nothing lost), never used as it is."""
