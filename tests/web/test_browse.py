@@ -23,7 +23,9 @@ API = "/metagenomics/api/v2"
 
 
 @pytest.fixture(scope="module")
-def base(request) -> str:
+def base(request, store_kind) -> str:
+    # store_kind named here (not only through `site`, asked for at run time) so that pytest
+    # runs the module once per store
     return os.environ.get("MGNIFY_TEST_SITE") or request.getfixturevalue("site")
 
 
