@@ -135,12 +135,12 @@ def main() -> None:
         write_results(lines)
 
 
-def write_results(lines: list[str]) -> None:
+def write_results(
+    lines: list[str], head: str = "## Annotation rows and publish", name: str = "annotations"
+) -> None:
+    """Replace (or add) the section `head` of bench/RESULTS.md with `lines`."""
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    head = "## Annotation rows and publish"
-    section = (
-        f"{head}\n\nWritten by `bench/run annotations` ({time.strftime('%Y-%m-%d')}).\n\n```\n"
-    )
+    section = f"{head}\n\nWritten by `bench/run {name}` ({time.strftime('%Y-%m-%d')}).\n\n```\n"
     section += "\n".join(lines) + "\n```\n"
     if head in text:
         start = text.index(head)

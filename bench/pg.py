@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import psycopg  # noqa: E402
-from annotations import make_rows  # noqa: E402
+from annotations import make_rows, write_results  # noqa: E402
 
 from mgnify_db.catalogue.dialect import q  # noqa: E402
 from mgnify_db.catalogue.dump import dump  # noqa: E402
@@ -207,15 +207,6 @@ def at_once(admin: str, batch: Studies) -> tuple[float, dict]:
     return t, rows
 
 
-def one_process(admin: str, batch: Studies, *, rows: bool = False) -> tuple[float, dict | None]:
-    with fresh_db(admin) as url:
-        store = PostgresStore(url)
-        t = timed(lambda: load(store, batch))[0]
-        out = dump(store) if rows else None
-        store.close()
-    return t, out
-
-
 def context(admin: str, how: str) -> list[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
 
@@ -298,13 +289,13 @@ def main() -> None:
         print("\n".join(lines[-6:]), flush=True)
         # B: one alone, the batch one after another, the batch at once (interleaved)
         alone, seq, par = [], [], []
-        t, want = one_process(admin, batch, rows=True)
+        t, want = first_load(admin, batch, dump)
         seq.append(t)
         same = True
         for i in range(REPEAT):
-            alone.append(one_process(admin, batch[:1])[0])
+            alone.append(first_load(admin, batch[:1])[0])
             if i:
-                seq.append(one_process(admin, batch)[0])
+                seq.append(first_load(admin, batch)[0])
             t, got = at_once(admin, batch)
             par.append(t)
             same = same and got == want
@@ -338,22 +329,9 @@ def main() -> None:
         ]
         print("\n".join(lines[-7:]), flush=True)
     if not args.no_write:
-        write_results(lines)
+        write_results(lines, HEAD, "pg")
     if not same or pg_counts != lite_counts:
         sys.exit("bench/pg.py: the rows differ (see above)")
-
-
-def write_results(lines: list[str]) -> None:
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    section = f"{HEAD}\n\nWritten by `bench/run pg` ({time.strftime('%Y-%m-%d')}).\n\n```\n"
-    section += "\n".join(lines) + "\n```\n"
-    if HEAD in text:
-        start = text.index(HEAD)
-        end = text.find("\n## ", start + len(HEAD))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -218,14 +218,9 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: str, rows: list[dict]) -> None:
         """COPY: the fast path for big tables (annotations)."""
-        if not rows:
-            return
         cols = list(TABLES[table].columns)
         get = itemgetter(*cols) if len(cols) > 1 else (lambda r: (r[cols[0]],))
-        names = ", ".join(map(q, cols))
-        with self.conn.cursor() as cur, cur.copy(f"COPY {q(table)} ({names}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(get(row))
+        self._insert_tuples(table, map(get, rows))
 
     def _insert_tuples(self, table: str, rows: Iterable) -> int:
         names = ", ".join(map(q, TABLES[table].columns))

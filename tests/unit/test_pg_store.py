@@ -135,6 +135,28 @@ def _load(url: str, results: Path, study: str, marker: Path | None = None) -> No
         _load_study(store, results, CFG, study=study)
 
 
+def _run_together(procs) -> None:
+    """Start the processes at once; each must finish cleanly."""
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0] * len(procs)
+
+
+def _dump_of(url) -> dict:
+    with open_store(url, create=False) as store:
+        return dump(store)
+
+
+def _sequential_sqlite(tmp_path: Path, results: Path, studies: list[str]) -> dict:
+    """The dump of the studies loaded one after another into a new SQLite catalogue."""
+    with open_store(tmp_path / "sequential.db") as lite:
+        for acc in studies:
+            _load_study(lite, results, CFG, study=acc)
+        return dump(lite)
+
+
 def test_concurrent_study_loads_lose_and_duplicate_nothing(tmp_path, pg_url):
     """Six studies loaded at once by six processes, twice over: the rows a sequential load
     into SQLite makes, no more, no fewer."""
@@ -150,15 +172,8 @@ def test_concurrent_study_loads_lose_and_duplicate_nothing(tmp_path, pg_url):
     fork = multiprocessing.get_context("fork")
     for _ in range(2):
         procs = [fork.Process(target=_load, args=(pg_url, results, s)) for s in studies]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-        assert [p.exitcode for p in procs] == [0] * len(studies)
-    with open_store(tmp_path / "c.db") as lite, open_store(pg_url) as pg:
-        for acc in studies:
-            _load_study(lite, results, CFG, study=acc)
-        got, want = dump(pg), dump(lite)
+        _run_together(procs)
+    got, want = _dump_of(pg_url), _sequential_sqlite(tmp_path, results, studies)
     assert len(got["studies"]) == 6 and len(got["runs"]) == 18
     assert got == want
 
@@ -244,15 +259,8 @@ def test_concurrent_loads_of_studies_sharing_samples_derive_their_flags(tmp_path
         procs = [fork.Process(target=_load, args=(pg_url, results, s)) for s in studies]
         procs.append(fork.Process(target=_load, args=(pg_url, results, studies[0])))
         procs.append(fork.Process(target=_load_runs, args=(pg_url, results, studies[1])))
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(180)
-        assert [p.exitcode for p in procs] == [0] * len(procs)
-    with open_store(tmp_path / "c.db") as lite, open_store(pg_url) as pg:
-        for acc in studies:
-            _load_study(lite, results, CFG, study=acc)
-        got, want = dump(pg), dump(lite)
+        _run_together(procs)
+    got, want = _dump_of(pg_url), _sequential_sqlite(tmp_path, results, studies)
     flags = {s["accession"]: (s["is_private"], s["webin_owner"]) for s in got["samples"]}
     assert flags["SAMEA11"] == (0, None)  # public through PRJEB1, though PRJEB11 is private
     assert flags["SAMEA21"] == (0, None)  # PRJEB12 (private) and PRJEB2 list it
